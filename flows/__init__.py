@@ -1,0 +1,1 @@
+"""Prefect flows of paperfeed (installed as the package `paperfeed_flows`)."""

@@ -1,0 +1,56 @@
+"""Ingest flow: one landing folder -> one dataset version. It only composes library steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import flow, get_run_logger, task, unmapped
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NONE
+
+from paperfeed import pipeline
+from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
+from paperfeed.landing_io import list_landing, read_snapshot
+from paperfeed.snapshot import prepare_snapshot
+from paperfeed.warehouse_io import warehouse_lock
+
+# Inputs are frames and file bytes: never cache or persist them as task results.
+list_files = task(list_landing, name="list landing folder", retries=2, retry_delay_seconds=2, cache_policy=NONE)
+read_file = task(
+    read_snapshot,
+    name="read snapshot",
+    task_run_name="read {file.source_name}",
+    retries=3,
+    retry_delay_seconds=[1, 2, 4],
+    cache_policy=NONE,
+)
+prepare = task(
+    prepare_snapshot,
+    name="parse and normalise",
+    task_run_name="parse {snapshot.file.source_name}",
+    cache_policy=NONE,
+)
+load_state = task(pipeline.load_state, name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)
+plan = task(pipeline.plan_run, name="curate", cache_policy=NONE)
+publish = task(pipeline.publish_run, name="publish", cache_policy=NONE)
+
+
+@flow(name="paperfeed-ingest", log_prints=False)
+def ingest(
+    landing: str, warehouse: str, year: int | None = None, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+) -> dict[str, Any]:
+    logger = get_run_logger()
+    ctx = pipeline.start_run(Path(landing), Path(warehouse), year)
+    with warehouse_lock(
+        ctx.warehouse, ctx.run_id, lock_wait_seconds, on_wait=lambda holder: logger.warning("waiting for %s", holder)
+    ):
+        state = load_state(ctx.warehouse)
+        files = list_files(ctx.landing)
+        raws = read_file.map(files).result()
+        new, known = pipeline.split_known(raws, state)
+        prepared = prepare.map(new, year=unmapped(year)).result()
+        summary = publish(ctx, state, plan(ctx, state, prepared, known))
+    create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
+    logger.info(summary.message)
+    return summary.as_dict()

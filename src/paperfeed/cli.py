@@ -1,0 +1,190 @@
+"""The `paperfeed` command: run the ingest flow, query dataset versions, list them.
+
+Exit codes (also in the README): 0 done; 1 done, but some input was rejected or set aside;
+2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 5 the run failed.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from paperfeed import config
+
+EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_FAILED = 0, 1, 2, 3, 5
+
+app = typer.Typer(
+    name="paperfeed",
+    help="Curated, versioned dataset of the Hugging Face trending-papers feed.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+WarehouseOption = Annotated[
+    Path, typer.Option("--warehouse", "-w", help="Warehouse folder.", file_okay=False)
+]
+
+
+def fail(message: str, code: int) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+@app.command()
+def run(
+    landing: Annotated[
+        Path | None,
+        typer.Option("--landing", "-l", help="Folder of snapshot files. Default: the bundled sample feed."),
+    ] = None,
+    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
+    year: Annotated[
+        int | None, typer.Option(help="Year of snapshots whose header and path give none.")
+    ] = None,
+    wait: Annotated[
+        float, typer.Option(help="Seconds to wait for another run's lock on the warehouse.")
+    ] = config.DEFAULT_LOCK_WAIT_SECONDS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Ingest a landing folder into the warehouse as one new dataset version."""
+    if landing is None:
+        landing = config.SAMPLE_FEED
+        year = config.SAMPLE_FEED_YEAR if year is None else year
+    _quiet_prefect(verbose)
+    from paperfeed.landing_io import LandingError
+    from paperfeed.warehouse_io import WarehouseLocked
+    from paperfeed_flows.ingest import ingest
+
+    try:
+        summary = ingest(str(landing), str(warehouse), year, wait)
+    except WarehouseLocked as error:
+        fail(str(error), EXIT_LOCKED)
+    except LandingError as error:
+        fail(str(error), EXIT_USAGE)
+    except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
+        fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", EXIT_FAILED)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+    problems = [o for o in summary["outcomes"] if o["status"] == "rejected"]
+    raise typer.Exit(EXIT_INPUT_PROBLEMS if problems else EXIT_OK)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, runs.")],
+    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
+    version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """Run SQL in DuckDB over one dataset version."""
+    import duckdb
+
+    from paperfeed.duckdb_io import open_version
+    from paperfeed.warehouse_io import Warehouse, WarehouseError
+
+    try:
+        con, _ = open_version(Warehouse(warehouse), version)
+        relation = con.sql(query)
+    except WarehouseError as error:
+        fail(str(error), EXIT_USAGE)
+    except duckdb.Error as error:
+        fail(f"SQL failed: {error}", EXIT_USAGE)
+    if relation is None:
+        fail("the statement returned no rows; paperfeed sql runs queries, not commands", EXIT_USAGE)
+    emit(relation.pl(), format)
+
+
+@app.command()
+def versions(
+    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
+    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
+) -> None:
+    """List the dataset versions, oldest first, with their run and counts."""
+    from paperfeed.warehouse_io import Warehouse
+
+    published = Warehouse(warehouse).published().select(
+        "dataset_version", "run_id", "finished_at", "n_accepted", "n_duplicate", "n_rejected",
+        "n_new_papers", "n_updated_papers", "n_papers", "n_appearances",
+    )
+    if published.is_empty():
+        fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", EXIT_USAGE)
+    emit(published, format)
+
+
+def emit(frame: pl.DataFrame, format: Format) -> None:
+    """Write a result to stdout: a table for people, CSV or JSON (one object per row) for machines."""
+    if format is Format.json:
+        sys.stdout.write(frame.write_json() + "\n")
+        return
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    flat = frame.with_columns(pl.col(name).map_elements(_to_json, return_dtype=pl.String) for name in nested)
+    if format is Format.csv:
+        sys.stdout.write(flat.write_csv())
+        return
+    table = Table(*flat.columns, show_lines=False)
+    for row in flat.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    out.print(f"{frame.height} row{'s' if frame.height != 1 else ''}", style="dim")
+
+
+def _to_json(value: object) -> str:
+    return json.dumps(value.to_list() if isinstance(value, pl.Series) else value, ensure_ascii=False, default=str)
+
+
+def _print_summary(summary: dict[str, object]) -> None:
+    outcomes = summary["outcomes"]
+    assert isinstance(outcomes, list)
+    table = Table(title=f"run {summary['run_id']}")
+    table.add_column("file", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("date", no_wrap=True)
+    table.add_column("records", justify="right")
+    table.add_column("reason", ratio=1)
+    style = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "already ingested": "dim"}
+    for o in outcomes:
+        table.add_row(
+            o["source_name"], f"[{style.get(o['status'], '')}]{o['status']}[/]", o["snapshot_date"] or "",
+            str(o["n_records"]), o["reason"] or "",
+        )
+    if outcomes:
+        out.print(table)
+    out.print(f"[bold]{summary['message']}[/]")
+    out.print(
+        f"papers: {summary['n_papers']} ({summary['n_new_papers']} new, {summary['n_updated_papers']} updated); "
+        f"appearances: {summary['n_appearances']}; warehouse: {summary['warehouse']}",
+        highlight=False,
+    )
+
+
+def _quiet_prefect(verbose: bool) -> None:
+    """Prefect settings for a command-line run, unless the operator set them already."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not verbose:
+        # Only the terminal is quietened: Prefect's API (and UI) still receives every log line.
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,200 @@
+"""Table contracts: every published table's columns, types and meanings, declared once.
+
+Writers conform frames to these contracts before publishing, the README's column reference is
+checked against them, and each table's data-quality suite lives in `expectations/<table>.json`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+LINK = pl.Struct({"url": pl.String, "kind": pl.String})
+TABLE_VERSION = pl.Struct(
+    {"table": pl.String, "delta_version": pl.Int64, "rows": pl.Int64, "fingerprint": pl.String}
+)
+UTC = pl.Datetime("us", "UTC")
+
+
+class ContractError(ValueError):
+    """A frame does not have the columns its table contract declares."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    dtype: pl.DataType
+    meaning: str
+    nullable: bool = False
+
+
+@dataclass(frozen=True)
+class TableContract:
+    name: str
+    meaning: str
+    key: tuple[str, ...]
+    columns: tuple[Column, ...]
+    # Columns that say when or by which run a row was written, not what the data is; the content
+    # fingerprint leaves them out so a rebuild from the raw archive fingerprints the same.
+    volatile: tuple[str, ...] = ()
+
+    @property
+    def schema(self) -> pl.Schema:
+        return pl.Schema({c.name: c.dtype for c in self.columns})
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Select the contract's columns in order, cast to its types; fail on a missing column."""
+        missing = [c for c in self.column_names if c not in frame.columns]
+        if missing:
+            raise ContractError(f"table {self.name!r} is missing columns {missing}")
+        return frame.select(pl.col(c.name).cast(c.dtype) for c in self.columns)
+
+    def empty(self) -> pl.DataFrame:
+        return pl.DataFrame(schema=self.schema)
+
+
+SNAPSHOTS = TableContract(
+    name="snapshots",
+    meaning="One row per distinct feed file received (by its bytes), whatever became of it.",
+    key=("snapshot_id",),
+    columns=(
+        Column("snapshot_id", pl.String, "sha256 of the file's raw bytes"),
+        Column(
+            "content_id",
+            pl.String,
+            "sha256 of the snapshot's normalised content (date line and records); equal for "
+            "re-deliveries that differ only in encoding, line endings, BOM or name",
+            nullable=True,
+        ),
+        Column("source_name", pl.String, "file name as delivered, relative to the landing folder"),
+        Column("arrived_at", UTC, "when the file arrived (its modification time in the landing folder)"),
+        Column("n_bytes", pl.Int64, "size of the raw file in bytes"),
+        Column("encoding", pl.String, "text encoding the file was decoded with", nullable=True),
+        Column("date_text", pl.String, "the header's date line as written, e.g. 'Mar 14'", nullable=True),
+        Column("snapshot_date", pl.Date, "the feed's date, with the year resolved", nullable=True),
+        Column(
+            "date_source",
+            pl.String,
+            "where the year came from: header | path | config | arrival",
+            nullable=True,
+        ),
+        Column("status", pl.String, "accepted | duplicate | rejected"),
+        Column(
+            "duplicate_of",
+            pl.String,
+            "for a duplicate: snapshot_id of the accepted snapshot with the same content",
+            nullable=True,
+        ),
+        Column("n_records", pl.Int64, "records parsed from the file"),
+        Column("n_truncated", pl.Int64, "records flagged as truncated (cut off at the end of the file)"),
+        Column("reason", pl.String, "why the snapshot is a duplicate or was rejected", nullable=True),
+        Column("run_id", pl.String, "the run that ingested the file"),
+        Column("ingested_at", UTC, "when that run ingested it"),
+    ),
+    volatile=("run_id", "ingested_at"),
+)
+
+APPEARANCES = TableContract(
+    name="appearances",
+    meaning="One row per sighting of a paper in an accepted snapshot.",
+    key=("snapshot_id", "paper_id"),
+    columns=(
+        Column("snapshot_id", pl.String, "the snapshot the paper was seen in"),
+        Column("snapshot_date", pl.Date, "that snapshot's date"),
+        Column("paper_id", pl.String, "the paper seen"),
+        Column("rank", pl.Int64, "1-based position in the feed"),
+        Column("is_new", pl.Boolean, "true on the paper's first date on the feed"),
+        Column("title", pl.String, "the title as it appeared here, cleaned"),
+        Column("title_raw", pl.String, "the title exactly as written in the file"),
+        Column("abstract_hash", pl.String, "hash of the abstract as seen here; joins paper_versions", nullable=True),
+        Column("is_truncated", pl.Boolean, "the abstract was cut off at the end of the file"),
+        Column("title_line", pl.Int64, "line of the title in the file (1-based)"),
+        Column("abstract_line", pl.Int64, "line of the abstract in the file (1-based)", nullable=True),
+    ),
+)
+
+PAPERS = TableContract(
+    name="papers",
+    meaning="One row per distinct paper ever seen on the feed, with its newest complete abstract.",
+    key=("paper_id",),
+    columns=(
+        Column("paper_id", pl.String, "stable id: hash of the normalised title"),
+        Column("title", pl.String, "title from the newest sighting, cleaned"),
+        Column("abstract", pl.String, "newest complete abstract, cleaned (Unicode, LaTeX resolved)"),
+        Column("title_raw", pl.String, "that title exactly as written in the feed"),
+        Column("abstract_raw", pl.String, "that abstract exactly as written in the feed"),
+        Column("links", pl.List(LINK), "URLs found in the abstract, each with its kind"),
+        Column("first_seen", pl.Date, "first snapshot date the paper was on the feed"),
+        Column("last_seen", pl.Date, "last snapshot date the paper was on the feed"),
+        Column("times_seen", pl.Int64, "number of appearances (snapshots it was in)"),
+        Column("dates_seen", pl.Int64, "number of distinct snapshot dates it was in"),
+        Column("best_rank", pl.Int64, "best (lowest) feed position ever"),
+        Column("latest_rank", pl.Int64, "feed position at the newest sighting"),
+        Column("n_versions", pl.Int64, "number of abstract versions in paper_versions"),
+        Column(
+            "abstract_is_truncated",
+            pl.Boolean,
+            "the only abstract ever seen was cut off; a complete one replaces it when it arrives",
+        ),
+    ),
+)
+
+PAPER_VERSIONS = TableContract(
+    name="paper_versions",
+    meaning="Every distinct abstract of a paper over time (slowly changing dimension, type 2).",
+    key=("paper_id", "version"),
+    columns=(
+        Column("paper_id", pl.String, "the paper"),
+        Column("version", pl.Int64, "1, 2, ... in order of validity"),
+        Column("abstract_hash", pl.String, "hash of the abstract; joins appearances"),
+        Column("abstract", pl.String, "the abstract, cleaned"),
+        Column("abstract_raw", pl.String, "the abstract exactly as written"),
+        Column("links", pl.List(LINK), "URLs found in this abstract, each with its kind"),
+        Column("valid_from", pl.Date, "first snapshot date this version was seen"),
+        Column(
+            "valid_to",
+            pl.Date,
+            "snapshot date the next version took over (exclusive); null while current",
+            nullable=True,
+        ),
+        Column("is_current", pl.Boolean, "this is the version papers shows"),
+        Column("is_truncated", pl.Boolean, "this text was cut off (kept only while no complete one exists)"),
+        Column("times_seen", pl.Int64, "appearances that carried this version"),
+    ),
+)
+
+RUNS = TableContract(
+    name="runs",
+    meaning="One row per pipeline run; a published run defines a dataset version.",
+    key=("run_id",),
+    columns=(
+        Column("run_id", pl.String, "unique id of the run"),
+        Column("started_at", UTC, "when the run started"),
+        Column("finished_at", UTC, "when it committed"),
+        Column("status", pl.String, "published | noop (nothing new) | failed"),
+        Column("dataset_version", pl.Int64, "the dataset version current after this run"),
+        Column("landing", pl.String, "the folder the run ingested from"),
+        Column("n_files", pl.Int64, "files found in the landing folder"),
+        Column("n_already_ingested", pl.Int64, "files whose exact bytes were ingested before"),
+        Column("n_accepted", pl.Int64, "snapshots accepted"),
+        Column("n_duplicate", pl.Int64, "snapshots that repeat an accepted one"),
+        Column("n_rejected", pl.Int64, "snapshots rejected"),
+        Column("n_new_papers", pl.Int64, "papers that did not exist before the run"),
+        Column("n_updated_papers", pl.Int64, "papers whose row changed"),
+        Column("n_papers", pl.Int64, "papers in the dataset after the run"),
+        Column("n_appearances", pl.Int64, "appearances in the dataset after the run"),
+        Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table"),
+        Column("message", pl.String, "what the run did, in one line"),
+    ),
+    volatile=("run_id", "started_at", "finished_at"),
+)
+
+# Data tables in publish order; `runs` is committed last and is the dataset's version pointer.
+DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS)
+ALL_TABLES: tuple[TableContract, ...] = (*DATA_TABLES, RUNS)
+BY_NAME: dict[str, TableContract] = {t.name: t for t in ALL_TABLES}

@@ -1,0 +1,77 @@
+"""Snapshot dates: the header says 'Mar 14' without a year; resolve the year and say how.
+
+Order of evidence (issue #2): a year written in the header; else a date in the file's path (the
+year that puts the header's day nearest to it); else a configured year; else the most recent
+such day not after the file's arrival. The winner is recorded as `date_source`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from paperfeed.parse import DATE_LINE, MONTHS
+
+PATH_DATE = re.compile(
+    r"(?<![0-9A-Za-z])((?:19|20)\d{2})([-_./]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?![0-9A-Za-z])"
+)
+
+
+class DateError(ValueError):
+    """The header's date cannot be turned into a calendar date."""
+
+
+@dataclass(frozen=True)
+class ResolvedDate:
+    date: dt.date
+    source: str  # header | path | config | arrival
+
+
+def resolve_snapshot_date(
+    date_text: str, path: str, year: int | None, arrived_at: dt.datetime
+) -> ResolvedDate:
+    match = DATE_LINE.match(date_text.strip())
+    if match is None:
+        raise DateError(f"date line {date_text!r} is not a date like 'Mar 14'")
+    month = MONTHS.index(match["month"].lower()) + 1
+    day = int(match["day"])
+    if match["year"]:
+        return ResolvedDate(_make(int(match["year"]), month, day, date_text), "header")
+    path_date = _date_in_path(path)
+    if path_date is not None:
+        candidates = [_try(y, month, day) for y in (path_date.year - 1, path_date.year, path_date.year + 1)]
+        valid = [c for c in candidates if c is not None]
+        if valid:
+            return ResolvedDate(min(valid, key=lambda c: abs((c - path_date).days)), "path")
+    if year is not None:
+        return ResolvedDate(_make(year, month, day, date_text), "config")
+    arrival_day = arrived_at.astimezone(dt.timezone.utc).date()
+    # Feb 29 may need up to eight years back to find a leap year.
+    for candidate_year in range(arrival_day.year, arrival_day.year - 9, -1):
+        candidate = _try(candidate_year, month, day)
+        if candidate is not None and candidate <= arrival_day:
+            return ResolvedDate(candidate, "arrival")
+    raise DateError(f"date line {date_text!r} is not a day of any recent year")
+
+
+def _date_in_path(path: str) -> dt.date | None:
+    for match in PATH_DATE.finditer(path):
+        found = _try(int(match[1]), int(match[3]), int(match[4]))
+        if found is not None:
+            return found
+    return None
+
+
+def _try(year: int, month: int, day: int) -> dt.date | None:
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _make(year: int, month: int, day: int, date_text: str) -> dt.date:
+    found = _try(year, month, day)
+    if found is None:
+        raise DateError(f"date line {date_text!r} is not a day of {year}")
+    return found

@@ -1,0 +1,57 @@
+"""LaTeX in feed text -> Unicode, token by token, with pylatexenc.
+
+Whole strings are not handed to pylatexenc: it would read a bare '%' as a comment and drop the
+rest of the abstract, and it drops macros it does not know. Only backslash tokens are converted;
+an unknown macro keeps its name (`\\collabvoyager` -> `collabvoyager`) so the text stays readable.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import polars as pl
+from pylatexenc.latex2text import LatexNodes2Text, get_default_latex_context_db
+
+TOKEN = re.compile(
+    r"""
+    \\[`'^"~=.uvHckrdbt]\{[A-Za-z]?\}   # accent with braces: \"{u}, \c{c}
+    | \\[`'^"~=.][A-Za-z]               # accent: \"U, \'e
+    | \{\\[A-Za-z]+\}                   # braced macro: {\lambda}
+    | \\[A-Za-z]+(?:\{[^{}\\]*\})?      # macro, with one simple argument: \lambda, \ss{}, \emph{x}
+    | \\[%&\#_$]                        # escaped special character: \%
+    """,
+    re.VERBOSE,
+)
+NAMED_MACRO = re.compile(r"\{?\\([A-Za-z]+)")
+# Abbreviation macros papers define for themselves; not in pylatexenc's tables.
+ABBREVIATIONS = {"eg": "e.g.", "ie": "i.e.", "etal": "et al.", "wrt": "w.r.t.", "vs": "vs.", "etc": "etc."}
+
+_DB = get_default_latex_context_db()
+_CONVERTER = LatexNodes2Text(latex_context=_DB)
+
+
+@functools.lru_cache(maxsize=4096)
+def convert_token(token: str) -> str:
+    named = NAMED_MACRO.match(token)
+    if named is not None:
+        macro = named.group(1)
+        if macro in ABBREVIATIONS:
+            return ABBREVIATIONS[macro]
+        if _DB.get_macro_spec(macro) is None:
+            bare = token[1:-1] if token.startswith("{") else token
+            return bare.removeprefix("\\")
+    converted: str = _CONVERTER.latex_to_text(token)
+    return converted
+
+
+def latex_to_unicode(text: str) -> str:
+    return TOKEN.sub(lambda match: convert_token(match.group(0)), text)
+
+
+def resolve_latex(frame: pl.DataFrame, column: str) -> pl.DataFrame:
+    """Convert LaTeX in `column`, touching only the distinct values that contain a backslash."""
+    todo = frame.filter(pl.col(column).str.contains("\\", literal=True))[column].unique().to_list()
+    if not todo:
+        return frame
+    return frame.with_columns(pl.col(column).replace({text: latex_to_unicode(text) for text in todo}))

@@ -1,0 +1,63 @@
+"""Links: URLs in abstracts, cut free of the punctuation they are glued to, each given a kind.
+
+Seen on the real feed: 'https://rt-hierarchy.github.io.', '(https://liruiw.github.io/gensim)',
+'[https://github.com/GitsSaikat/Pygen]', 'researchhttps://github.com/...', 'https: //github.com/...'
+and hosts without a scheme ('rlif-page.github.io', 'github.com/anyasims/edge-of-reach').
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+# Rust regex (no look-behind): a URL with a scheme or 'www.'; or a bare lower-case host, accepted
+# only as a GitHub/GitLab page or with a path, so names like 'TaskMatrix.AI' are not taken for links.
+_HOST = r"\b(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+"
+_URL_CHARS = r"[^\s<>\"{}]"
+URL = (
+    rf"(?i:https?:\s?//|www\.){_URL_CHARS}+"
+    rf"|{_HOST}(?:github|gitlab)\.io\b(?:/{_URL_CHARS}*)?"
+    rf"|{_HOST}(?:com|org|net|io|ai|edu|dev|co)/{_URL_CHARS}+"
+)
+TRAILING_PUNCTUATION = r"[.,;:!?'\")\]}>]+$"
+
+# Kinds, checked in this order against "host/path" (scheme and 'www.' removed, lower case).
+KINDS: tuple[tuple[str, str], ...] = (
+    ("code", r"^(?:github\.com|gitlab\.com|bitbucket\.org|codeberg\.org)(?:/|$)"),
+    ("huggingface_dataset", r"^(?:huggingface\.co|hf\.co)/datasets/"),
+    ("huggingface_space", r"^(?:huggingface\.co|hf\.co)/spaces/"),
+    ("huggingface", r"^(?:huggingface\.co|hf\.co)/(?:papers|collections|docs|blog|learn)(?:/|$)"),
+    ("huggingface_model", r"^(?:huggingface\.co|hf\.co)/[^/]+/[^/]+"),
+    ("huggingface", r"^(?:huggingface\.co|hf\.co)(?:/|$)"),
+    (
+        "other",
+        r"^(?:arxiv\.org|doi\.org|openreview\.net|(?:youtu\.be|youtube\.com)|x\.com|twitter\.com"
+        r"|tiny\.cc|bit\.ly|dub\.sh|t\.co|goo\.gl|drive\.google\.com|docs\.google\.com)(?:/|$)",
+    ),
+)
+# Everything else is a page about the work: *.github.io, sites.google.com, a lab's or author's site.
+DEFAULT_KIND = "project_page"
+
+
+def extract_links(text: pl.Expr) -> pl.Expr:
+    """Text -> list of {url, kind}, in order of first mention, without repeats."""
+    url = (
+        pl.element()
+        .str.replace(r"(?i)^(https?):\s+//", "$1://")
+        .str.replace(TRAILING_PUNCTUATION, "")
+    )
+    normalised = pl.when(url.str.contains(r"(?i)^https?://")).then(url).otherwise(pl.lit("https://") + url)
+    return (
+        text.str.extract_all(URL)
+        .list.eval(normalised)
+        .list.eval(pl.element().filter(pl.element().str.contains(r"(?i)^https?://[^/]+\.[^/]+")))
+        .list.unique(maintain_order=True)
+        .list.eval(pl.struct(url=pl.element(), kind=link_kind(pl.element())))
+    )
+
+
+def link_kind(url: pl.Expr) -> pl.Expr:
+    where = url.str.to_lowercase().str.replace(r"^https?://(?:www\.)?", "")
+    kind = pl.lit(DEFAULT_KIND)
+    for name, pattern in reversed(KINDS):
+        kind = pl.when(where.str.contains(pattern)).then(pl.lit(name)).otherwise(kind)
+    return kind

@@ -1,0 +1,59 @@
+"""What a run did, for people: the CLI's closing summary and the Prefect markdown artifact."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class SnapshotOutcome:
+    source_name: str
+    status: str  # accepted | duplicate | rejected | already ingested
+    snapshot_date: str | None = None
+    n_records: int = 0
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    status: str  # published | noop | failed
+    dataset_version: int | None
+    warehouse: str
+    landing: str
+    outcomes: list[SnapshotOutcome] = field(default_factory=list)
+    n_new_papers: int = 0
+    n_updated_papers: int = 0
+    n_papers: int = 0
+    n_appearances: int = 0
+    message: str = ""
+
+    def count(self, status: str) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status == status)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_markdown(self) -> str:
+        lines = [
+            f"# paperfeed run `{self.run_id}`",
+            "",
+            f"**{self.message}**",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| dataset version | {self.dataset_version if self.dataset_version is not None else '—'} |",
+            f"| snapshots accepted / duplicate / rejected / already ingested | {self.count('accepted')} / "
+            f"{self.count('duplicate')} / {self.count('rejected')} / {self.count('already ingested')} |",
+            f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
+            f"| appearances | {self.n_appearances} |",
+            f"| warehouse | `{self.warehouse}` |",
+            "",
+            "| file | status | date | records | reason |",
+            "|---|---|---|---|---|",
+        ]
+        for o in self.outcomes:
+            reason = (o.reason or "").replace("|", "\\|")
+            lines.append(f"| `{o.source_name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {reason} |")
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,206 @@
+"""Warehouse I/O: Delta tables on disk, the dataset version pointer, and the writer's lock.
+
+Delta commits are atomic per table only, so a dataset version is defined across tables by the
+`runs` table: a run first writes each changed data table (new Delta versions nobody reads yet),
+then appends its row to `runs`, naming the Delta version of every table. That one append is the
+publish. Readers resolve a dataset version through `runs` and read each table at the named Delta
+version (time travel), so they see a whole run or none of it. Table versions written by a run
+that died before its `runs` commit are rolled back by the next writer (`recover`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+
+from paperfeed.contracts import DATA_TABLES, RUNS, TableContract
+from paperfeed.curate import Tables
+from paperfeed.fingerprint import fingerprint
+
+TABLES_DIR = "tables"
+LOCK_FILE = ".lock"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot do what was asked; the message says why."""
+
+
+class WarehouseLocked(WarehouseError):
+    """Another run holds the warehouse."""
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    number: int
+    run_id: str
+    delta_versions: dict[str, int]
+    fingerprints: dict[str, str]
+
+
+class Warehouse:
+    def __init__(self, root: Path) -> None:
+        self.root = root.resolve()
+
+    def table_uri(self, name: str) -> str:
+        return str(self.root / TABLES_DIR / name)
+
+    # --- reading -------------------------------------------------------------------------
+    def exists(self, name: str) -> bool:
+        return DeltaTable.is_deltatable(self.table_uri(name))
+
+    def runs(self) -> pl.DataFrame:
+        return RUNS.conform(pl.read_delta(self.table_uri(RUNS.name))) if self.exists(RUNS.name) else RUNS.empty()
+
+    def published(self) -> pl.DataFrame:
+        """One row per dataset version, oldest first."""
+        return self.runs().filter(pl.col("status") == "published").sort("dataset_version")
+
+    def current(self) -> DatasetVersion | None:
+        published = self.published()
+        return _version_from_row(published.row(-1, named=True)) if published.height else None
+
+    def version(self, number: int) -> DatasetVersion:
+        published = self.published()
+        row = published.filter(pl.col("dataset_version") == number)
+        if row.is_empty():
+            known = published["dataset_version"].to_list()
+            raise WarehouseError(
+                f"dataset version {number} does not exist in {self.root}; "
+                + (f"versions are {known[0]}..{known[-1]}" if known else "nothing is published yet")
+            )
+        return _version_from_row(row.row(0, named=True))
+
+    def read(self, version: DatasetVersion | None) -> Tables:
+        if version is None:
+            return Tables.empty()
+        frames = {
+            table.name: table.conform(pl.read_delta(self.table_uri(table.name), version=version.delta_versions[table.name]))
+            if table.name in version.delta_versions
+            else table.empty()
+            for table in DATA_TABLES
+        }
+        return Tables(**frames)
+
+    # --- writing (call with the lock held) ------------------------------------------------
+    def recover(self) -> list[str]:
+        """Roll back table versions written after the current dataset version (a run that died)."""
+        current = self.current()
+        rolled_back = []
+        for table in DATA_TABLES:
+            if not self.exists(table.name):
+                continue
+            delta = DeltaTable(self.table_uri(table.name))
+            published = current.delta_versions.get(table.name) if current else None
+            if published is not None and delta.version() > published:
+                delta.restore(published, commit_properties=_commit_meta("recover", None))
+                rolled_back.append(table.name)
+        return rolled_back
+
+    def publish(self, tables: Tables, run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
+        """Write the tables that changed, then commit the run row that makes them one version."""
+        number = (base.number if base else 0) + 1
+        entries = []
+        for table in DATA_TABLES:
+            frame = table.conform(tables.as_dict()[table.name])
+            digest = fingerprint(frame, table)
+            if base is not None and base.fingerprints.get(table.name) == digest:
+                delta_version = base.delta_versions[table.name]
+            else:
+                delta_version = self._overwrite(table, frame, run["run_id"], number)
+            entries.append({"table": table.name, "delta_version": delta_version, "rows": frame.height, "fingerprint": digest})
+        row = {**run, "status": "published", "dataset_version": number, "table_versions": entries}
+        self.append_run(row)
+        return _version_from_row(row)
+
+    def append_run(self, row: dict[str, Any]) -> None:
+        """Commit one row to `runs`: for a published run this is the moment it becomes visible."""
+        frame = RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))
+        frame.write_delta(
+            self.table_uri(RUNS.name),
+            mode="append",
+            delta_write_options={
+                "schema_mode": "merge",
+                "commit_properties": _commit_meta(row["run_id"], row["dataset_version"]),
+            },
+        )
+
+    def _overwrite(self, table: TableContract, frame: pl.DataFrame, run_id: str, number: int) -> int:
+        uri = self.table_uri(table.name)
+        frame.write_delta(
+            uri,
+            mode="overwrite",
+            delta_write_options={"schema_mode": "overwrite", "commit_properties": _commit_meta(run_id, number)},
+        )
+        return DeltaTable(uri).version()
+
+
+def _commit_meta(run_id: str, dataset_version: int | None) -> CommitProperties:
+    return CommitProperties(
+        custom_metadata={"paperfeed.run_id": run_id, "paperfeed.dataset_version": str(dataset_version)}
+    )
+
+
+def _version_from_row(row: dict[str, Any]) -> DatasetVersion:
+    entries = row["table_versions"] or []
+    return DatasetVersion(
+        number=row["dataset_version"],
+        run_id=row["run_id"],
+        delta_versions={e["table"]: e["delta_version"] for e in entries},
+        fingerprints={e["table"]: e["fingerprint"] for e in entries},
+    )
+
+
+@contextmanager
+def warehouse_lock(
+    root: Path, run_id: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None
+) -> Iterator[None]:
+    """Hold the warehouse's writer lock; wait for it up to `wait_seconds`, then fail naming the holder.
+
+    An OS file lock (flock) dies with its process, so a killed run never leaves the warehouse
+    locked. The file's text only describes the holder, for messages.
+    """
+    import fcntl
+
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                holder = path.read_text(encoding="utf-8", errors="replace").strip() or "another process"
+                if time.monotonic() >= deadline:
+                    raise WarehouseLocked(f"warehouse {root} is locked by {holder}") from None
+                if on_wait is not None and not told:
+                    on_wait(holder)
+                    told = True
+                time.sleep(0.2)
+        holder_text = json.dumps(
+            {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "run_id": run_id,
+                "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            }
+        )
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder_text.encode("utf-8"), 0)
+        yield
+        os.ftruncate(fd, 0)
+    finally:
+        os.close(fd)
