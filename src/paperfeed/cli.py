@@ -69,6 +69,8 @@ def run(
     if landing is None:
         landing = config.SAMPLE_FEED
         year = config.SAMPLE_FEED_YEAR if year is None else year
+    if not landing.is_dir():  # fail fast, before Prefect starts
+        fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
     _quiet_prefect(verbose)
     from paperfeed.landing_io import LandingError
     from paperfeed.warehouse_io import WarehouseLocked

@@ -1,8 +1,10 @@
 """Snapshot dates: the header says 'Mar 14' without a year; resolve the year and say how.
 
-Order of evidence (issue #2): a year written in the header; else a date in the file's path (the
-year that puts the header's day nearest to it); else a configured year; else the most recent
-such day not after the file's arrival. The winner is recorded as `date_source`.
+Order of evidence (issue #2): a year written in the header; else a date in the file's path; else a
+configured year; else the file's arrival. A path date or an arrival is when the file was filed,
+which is on or after the feed's day: the year is the one that makes the header's day the most
+recent such day not after it (a path date gets one day of slack for time zones). The winner is
+recorded as `date_source`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from paperfeed.parse import DATE_LINE, MONTHS
 PATH_DATE = re.compile(
     r"(?<![0-9A-Za-z])((?:19|20)\d{2})([-_./]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?![0-9A-Za-z])"
 )
+
+
+PATH_SLACK = dt.timedelta(days=1)
 
 
 class DateError(ValueError):
@@ -40,18 +45,19 @@ def resolve_snapshot_date(
         return ResolvedDate(_make(int(match["year"]), month, day, date_text), "header")
     path_date = _date_in_path(path)
     if path_date is not None:
-        candidates = [_try(y, month, day) for y in (path_date.year - 1, path_date.year, path_date.year + 1)]
-        valid = [c for c in candidates if c is not None]
-        if valid:
-            return ResolvedDate(min(valid, key=lambda c: abs((c - path_date).days)), "path")
+        return ResolvedDate(_latest_not_after(month, day, path_date + PATH_SLACK, date_text), "path")
     if year is not None:
         return ResolvedDate(_make(year, month, day, date_text), "config")
     arrival_day = arrived_at.astimezone(dt.timezone.utc).date()
+    return ResolvedDate(_latest_not_after(month, day, arrival_day, date_text), "arrival")
+
+
+def _latest_not_after(month: int, day: int, reference: dt.date, date_text: str) -> dt.date:
     # Feb 29 may need up to eight years back to find a leap year.
-    for candidate_year in range(arrival_day.year, arrival_day.year - 9, -1):
+    for candidate_year in range(reference.year, reference.year - 9, -1):
         candidate = _try(candidate_year, month, day)
-        if candidate is not None and candidate <= arrival_day:
-            return ResolvedDate(candidate, "arrival")
+        if candidate is not None and candidate <= reference:
+            return candidate
     raise DateError(f"date line {date_text!r} is not a day of any recent year")
 
 

@@ -60,7 +60,10 @@ class Warehouse:
         return DeltaTable.is_deltatable(self.table_uri(name))
 
     def runs(self) -> pl.DataFrame:
-        return RUNS.conform(pl.read_delta(self.table_uri(RUNS.name))) if self.exists(RUNS.name) else RUNS.empty()
+        """Every run, oldest first (Delta returns rows in file order, not commit order)."""
+        if not self.exists(RUNS.name):
+            return RUNS.empty()
+        return RUNS.conform(pl.read_delta(self.table_uri(RUNS.name))).sort("finished_at", "run_id")
 
     def published(self) -> pl.DataFrame:
         """One row per dataset version, oldest first."""

@@ -1,0 +1,12 @@
+"""Test-wide settings: Prefect writes only to a temporary home, never phones home, stays quiet."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Set before anything imports prefect (settings are read at import).
+os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="paperfeed-test-prefect-")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
+os.environ.pop("PREFECT_API_URL", None)

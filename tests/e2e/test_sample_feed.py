@@ -1,0 +1,145 @@
+"""End to end on the real sample feed, through the `paperfeed` command and the Prefect flow.
+
+Expected figures were counted independently from the raw files (plain Python over the text,
+not paperfeed's code): 374 records, 281 distinct papers, and the distributions below.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import paperfeed, sql_csv
+
+from paperfeed.config import SAMPLE_FEED
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def warehouse(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's main job: `paperfeed run` with no landing folder ingests the sample feed."""
+    path = tmp_path_factory.mktemp("sample") / "warehouse"
+    result = paperfeed("run", "--warehouse", str(path))
+    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected; 281 new" in result.stdout
+    return path
+
+
+def test_counts_from_the_issue(warehouse: Path) -> None:
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["281"]]
+    assert sql_csv(warehouse, "SELECT count(*) FROM appearances") == [["374"]]
+    assert sql_csv(warehouse, "SELECT status, count(*) FROM snapshots GROUP BY status") == [["accepted", "5"]]
+
+
+def test_snapshots_in_arrival_order_with_their_dates(warehouse: Path) -> None:
+    rows = sql_csv(
+        warehouse,
+        "SELECT source_name, snapshot_date, date_source, n_records, n_truncated FROM snapshots ORDER BY source_name",
+    )
+    assert rows == [
+        ["000_777945d1c727355c.txt", "2025-03-14", "config", "70", "0"],
+        ["001_c6691ec033e09146.txt", "2025-03-14", "config", "89", "0"],
+        ["002_3c1d6a97ad5a2e5f.txt", "2025-03-11", "config", "78", "0"],
+        ["003_a1260c3233c7131d.txt", "2025-03-17", "config", "55", "1"],
+        ["004_f5ce87addd7f7628.txt", "2025-03-21", "config", "82", "0"],
+    ]
+
+
+def test_golden_distributions(warehouse: Path) -> None:
+    assert sql_csv(warehouse, "SELECT first_seen, count(*) FROM papers GROUP BY 1 ORDER BY 1") == [
+        ["2025-03-11", "78"], ["2025-03-14", "137"], ["2025-03-17", "20"], ["2025-03-21", "46"],
+    ]
+    assert sql_csv(warehouse, "SELECT times_seen, count(*) FROM papers GROUP BY 1 ORDER BY 1") == [
+        ["1", "213"], ["2", "48"], ["3", "15"], ["4", "5"],
+    ]
+    assert sql_csv(warehouse, "SELECT dates_seen, count(*) FROM papers GROUP BY 1 ORDER BY 1") == [
+        ["1", "214"], ["2", "50"], ["3", "16"], ["4", "1"],
+    ]
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers WHERE best_rank = 1") == [["5"]]
+
+
+def test_papers_that_stayed_longest(warehouse: Path) -> None:
+    rows = sql_csv(
+        warehouse,
+        "SELECT last_seen - first_seen AS days, replace(title, ',', ' ') FROM papers ORDER BY days DESC, title LIMIT 3",
+    )
+    assert rows == [
+        ["10", "Language Models can Solve Computer Tasks"],
+        ["10", "Real-World Offline Reinforcement Learning from Vision Language Model Feedback"],
+        ["10", "Robot Fine-Tuning Made Easy: Pre-Training Rewards and Policies for Autonomous Real-World Reinforcement Learning"],
+    ]
+
+
+def test_truncated_record_is_kept_and_flagged(warehouse: Path) -> None:
+    rows = sql_csv(
+        warehouse,
+        "SELECT p.abstract_is_truncated, right(p.abstract, 22), a.rank FROM papers p JOIN appearances a USING (paper_id) "
+        "WHERE a.is_truncated",
+    )
+    assert rows == [["true", "rewards and transition", "55"]]
+
+
+def test_latex_and_links_are_clean_in_the_dataset(warehouse: Path) -> None:
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers WHERE contains(abstract, '\\')") == [["0"]]
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers WHERE contains(abstract_raw, '\\')") == [["14"]]
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers WHERE abstract LIKE '%TÜLU 3%'") == [["1"]]
+    kinds = sql_csv(
+        warehouse,
+        "SELECT l.kind, count(DISTINCT l.url) FROM (SELECT unnest(links) AS l FROM papers) GROUP BY 1 ORDER BY 1",
+    )
+    assert kinds == [
+        ["code", "50"], ["huggingface", "2"], ["huggingface_dataset", "1"], ["huggingface_model", "1"],
+        ["other", "3"], ["project_page", "49"],
+    ]
+
+
+def test_running_again_publishes_nothing_and_records_the_noop(warehouse: Path) -> None:
+    result = paperfeed("run", "--warehouse", str(warehouse), "--json")
+    summary = json.loads(result.stdout)
+    assert summary["status"] == "noop" and summary["dataset_version"] == 1
+    assert {o["status"] for o in summary["outcomes"]} == {"already ingested"}
+    versions = json.loads(paperfeed("versions", "--warehouse", str(warehouse), "--format", "json").stdout)
+    assert [v["dataset_version"] for v in versions] == [1]
+    assert sql_csv(warehouse, "SELECT status FROM runs ORDER BY finished_at") == [["published"], ["noop"]]
+
+
+def test_earlier_versions_answer_with_their_own_counts(prefect_api: str, tmp_path: Path) -> None:
+    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
+    landing.mkdir()
+    for name in sorted(p.name for p in SAMPLE_FEED.iterdir())[:2]:
+        shutil.copy(SAMPLE_FEED / name, landing / name)
+    paperfeed("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025")
+    for name in sorted(p.name for p in SAMPLE_FEED.iterdir())[2:]:
+        shutil.copy(SAMPLE_FEED / name, landing / name)
+    paperfeed("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025")
+    query = "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM appearances), (SELECT count(*) FROM snapshots)"
+    assert sql_csv(warehouse, query, "--version", "1") == [["151", "159", "2"]]
+    assert sql_csv(warehouse, query, "--version", "2") == [["281", "374", "5"]]
+    assert sql_csv(warehouse, query) == [["281", "374", "5"]]
+
+
+def test_duckdb_file_in_the_warehouse(warehouse: Path) -> None:
+    from paperfeed.duckdb_io import DUCKDB_FILE, connect
+
+    con = connect(str(warehouse / DUCKDB_FILE), read_only=True)
+    assert con.sql("SELECT count(*) FROM papers").fetchone() == (281,)
+
+
+def test_run_summary_is_a_prefect_artifact(warehouse: Path) -> None:
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("paperfeed-run")  # the newest run's summary
+    assert artifact is not None
+    assert "dataset version" in str(artifact.data)
+    assert "| `003_a1260c3233c7131d.txt` |" in str(artifact.data)
+
+
+def test_errors_are_one_line_not_a_traceback(warehouse: Path, tmp_path: Path) -> None:
+    missing = paperfeed("run", "--landing", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w"), expect=2)
+    assert "Traceback" not in missing.stderr and "does not exist" in missing.stderr
+    bad_sql = paperfeed("sql", "--warehouse", str(warehouse), "SELECT nope FROM papers", expect=2)
+    assert "Traceback" not in bad_sql.stderr and "SQL failed" in bad_sql.stderr
+    bad_version = paperfeed("sql", "--warehouse", str(warehouse), "--version", "9", "SELECT 1", expect=2)
+    assert "dataset version 9 does not exist" in bad_version.stderr
