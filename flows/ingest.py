@@ -16,25 +16,20 @@ from paperfeed.snapshot import prepare_snapshot
 from paperfeed.warehouse_io import warehouse_lock
 
 # Inputs are frames and file bytes: never cache or persist them as task results.
-list_files = task(list_landing, name="list landing folder", retries=2, retry_delay_seconds=2, cache_policy=NONE)
+list_files = task(name="list landing folder", retries=2, retry_delay_seconds=2, cache_policy=NONE)(list_landing)
 read_file = task(
-    read_snapshot,
     name="read snapshot",
     task_run_name="read {file.source_name}",
     retries=3,
     retry_delay_seconds=[1, 2, 4],
     cache_policy=NONE,
+)(read_snapshot)
+prepare = task(name="parse and normalise", task_run_name="parse {snapshot.file.source_name}", cache_policy=NONE)(
+    prepare_snapshot
 )
-prepare = task(
-    prepare_snapshot,
-    name="parse and normalise",
-    task_run_name="parse {snapshot.file.source_name}",
-    cache_policy=NONE,
-)
-load_state = task(pipeline.load_state, name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)
-plan = task(pipeline.plan_run, name="curate", cache_policy=NONE)
-publish = task(pipeline.publish_run, name="publish", cache_policy=NONE)
-
+load_state = task(name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.load_state)
+plan = task(name="curate", cache_policy=NONE)(pipeline.plan_run)
+publish = task(name="publish", cache_policy=NONE)(pipeline.publish_run)
 
 @flow(name="paperfeed-ingest", log_prints=False)
 def ingest(

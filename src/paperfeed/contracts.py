@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
+from polars.datatypes import DataTypeClass
 
 LINK = pl.Struct({"url": pl.String, "kind": pl.String})
 TABLE_VERSION = pl.Struct(
@@ -24,7 +25,7 @@ class ContractError(ValueError):
 @dataclass(frozen=True)
 class Column:
     name: str
-    dtype: pl.DataType
+    dtype: pl.DataType | DataTypeClass
     meaning: str
     nullable: bool = False
 

@@ -162,4 +162,4 @@ def pair_blocks(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     damaged = roles.filter((pl.col("role") == "abstract") & ~pl.col("prev_is_title")).select(
         "line", "text", problem=pl.lit("abstract without a title")
     )
-    return records.cast(dict(RECORD_SCHEMA)), damaged.cast(dict(DAMAGED_SCHEMA))
+    return records.cast(RECORD_SCHEMA), damaged.cast(DAMAGED_SCHEMA)

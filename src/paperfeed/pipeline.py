@@ -61,7 +61,8 @@ def load_state(warehouse: Path) -> State:
 def split_known(raws: list[RawSnapshot], state: State) -> tuple[list[RawSnapshot], list[RawSnapshot]]:
     """(new files, files whose exact bytes were ingested before or appear twice in this batch)."""
     seen = set(state.tables.snapshots["snapshot_id"].to_list())
-    new, known = [], []
+    new: list[RawSnapshot] = []
+    known: list[RawSnapshot] = []
     for raw in raws:
         (known if raw.snapshot_id in seen else new).append(raw)
         seen.add(raw.snapshot_id)

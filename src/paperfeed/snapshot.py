@@ -71,7 +71,7 @@ def prepare_snapshot(snapshot: RawSnapshot, year: int | None = None) -> Prepared
             ),
             parsed.damaged.select("line", pl.lit(None, pl.Int64).alias("rank"), "text", "problem"),
         ]
-    ).cast(dict(FAULT_SCHEMA))
+    ).cast(FAULT_SCHEMA)
     return replace(
         base,
         snapshot_date=resolved.date,
