@@ -71,7 +71,7 @@ def run(
         year = config.SAMPLE_FEED_YEAR if year is None else year
     if not landing.is_dir():  # fail fast, before Prefect starts
         fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
-    _quiet_prefect(verbose)
+    _prefect_defaults(verbose)
     from paperfeed.landing_io import LandingError
     from paperfeed.warehouse_io import WarehouseLocked
     from paperfeed_flows.ingest import ingest
@@ -180,9 +180,11 @@ def _print_summary(summary: dict[str, object]) -> None:
     )
 
 
-def _quiet_prefect(verbose: bool) -> None:
+def _prefect_defaults(verbose: bool) -> None:
     """Prefect settings for a command-line run, unless the operator set them already."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # A temporary server on a fresh PREFECT_HOME needs 12-15 s to migrate; the default limit is 20 s.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
     if not verbose:
         # Only the terminal is quietened: Prefect's API (and UI) still receives every log line.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
