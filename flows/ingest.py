@@ -28,24 +28,31 @@ prepare = task(name="parse and normalise", task_run_name="parse {snapshot.file.s
     prepare_snapshot
 )
 load_state = task(name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.load_state)
+check = task(name="quality gate", cache_policy=NONE)(pipeline.check_snapshots)
 plan = task(name="curate", cache_policy=NONE)(pipeline.plan_run)
 publish = task(name="publish", cache_policy=NONE)(pipeline.publish_run)
 
 @flow(name="paperfeed-ingest", log_prints=False)
 def ingest(
-    landing: str, warehouse: str, year: int | None = None, lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS
+    landing: str,
+    warehouse: str,
+    year: int | None = None,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    retry_rejected: bool = False,
 ) -> dict[str, Any]:
     logger = get_run_logger()
     ctx = pipeline.start_run(Path(landing), Path(warehouse), year)
     with warehouse_lock(
         ctx.warehouse, ctx.run_id, lock_wait_seconds, on_wait=lambda holder: logger.warning("waiting for %s", holder)
     ):
+        gate = pipeline.open_gate(ctx)
         state = load_state(ctx.warehouse)
         files = list_files(ctx.landing)
         raws = read_file.map(files).result()
-        new, known = pipeline.split_known(raws, state)
+        new, known = pipeline.split_known(raws, state, retry_rejected)
         prepared = prepare.map(new, year=unmapped(year)).result()
-        summary = publish(ctx, state, plan(ctx, state, prepared, known))
+        checked = check(gate, prepared)
+        summary = publish(ctx, state, plan(ctx, state, checked, known), gate)
     create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
     logger.info(summary.message)
     return summary.as_dict()

@@ -8,11 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from paperfeed import pipeline
+from paperfeed.config import SAMPLE_FEED
 from paperfeed.landing_io import LandingFile, RawSnapshot
 from paperfeed.snapshot import PreparedSnapshot, prepare_snapshot
+from paperfeed.summary import RunSummary
 
 HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe", "byAK and the research community"]
 ARRIVED = dt.datetime(2025, 3, 22, 12, 0, tzinfo=dt.timezone.utc)
+SAMPLE_001 = SAMPLE_FEED / "001_c6691ec033e09146.txt"  # holds a non-ASCII letter (TÜLU)
 
 
 def abstract(topic: str, sentences: int = 6) -> str:
@@ -60,6 +64,18 @@ def prepared(
     **variants: bool,
 ) -> PreparedSnapshot:
     return prepare_snapshot(raw_snapshot(feed_bytes(date, records, **variants), name), year)
+
+
+def ingest(
+    warehouse: Path, *files: tuple[str, bytes], year: int | None = 2025, retry_rejected: bool = False
+) -> RunSummary:
+    """One run without Prefect: the library steps the flow composes, quality gates included."""
+    ctx = pipeline.start_run(warehouse / "landing", warehouse, year)
+    gate = pipeline.open_gate(ctx)
+    state = pipeline.load_state(warehouse)
+    new, known = pipeline.split_known([raw_snapshot(raw, name) for name, raw in files], state, retry_rejected)
+    checked = pipeline.check_snapshots(gate, [prepare_snapshot(raw, year) for raw in new])
+    return pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, checked, known), gate)
 
 
 def write_landing(folder: Path, files: dict[str, bytes]) -> Path:

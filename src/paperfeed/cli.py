@@ -1,7 +1,8 @@
 """The `paperfeed` command: run the ingest flow, query dataset versions, list them.
 
 Exit codes (also in the README): 0 done; 1 done, but some input was rejected or set aside;
-2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 5 the run failed.
+2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 4 the publish
+gate failed and nothing was published; 5 the run failed otherwise.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from rich.table import Table
 
 from paperfeed import config
 
-EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_FAILED = 0, 1, 2, 3, 5
+EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED = 0, 1, 2, 3, 4, 5
 
 app = typer.Typer(
     name="paperfeed",
@@ -62,6 +63,9 @@ def run(
     wait: Annotated[
         float, typer.Option(help="Seconds to wait for another run's lock on the warehouse.")
     ] = config.DEFAULT_LOCK_WAIT_SECONDS,
+    retry_rejected: Annotated[
+        bool, typer.Option("--retry-rejected", help="Process files rejected before again (after fixing, e.g., --year).")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
@@ -73,13 +77,16 @@ def run(
         fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
     _prefect_defaults(verbose)
     from paperfeed.landing_io import LandingError
+    from paperfeed.pipeline import PublishBlocked
     from paperfeed.warehouse_io import WarehouseLocked
     from paperfeed_flows.ingest import ingest
 
     try:
-        summary = ingest(str(landing), str(warehouse), year, wait)
+        summary = ingest(str(landing), str(warehouse), year, wait, retry_rejected)
     except WarehouseLocked as error:
         fail(str(error), EXIT_LOCKED)
+    except PublishBlocked as error:
+        fail(str(error), EXIT_BLOCKED)
     except LandingError as error:
         fail(str(error), EXIT_USAGE)
     except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
@@ -88,13 +95,13 @@ def run(
         out.print_json(json.dumps(summary, default=str))
     else:
         _print_summary(summary)
-    problems = [o for o in summary["outcomes"] if o["status"] == "rejected"]
+    problems = summary["n_quarantined"] or any(o["status"] == "rejected" for o in summary["outcomes"])
     raise typer.Exit(EXIT_INPUT_PROBLEMS if problems else EXIT_OK)
 
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, runs.")],
+    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, quarantine, runs.")],
     warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
     version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
     format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
@@ -163,12 +170,13 @@ def _print_summary(summary: dict[str, object]) -> None:
     table.add_column("status", no_wrap=True)
     table.add_column("date", no_wrap=True)
     table.add_column("records", justify="right")
+    table.add_column("set aside", justify="right")
     table.add_column("reason", ratio=1)
     style = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "already ingested": "dim"}
     for o in outcomes:
         table.add_row(
             o["source_name"], f"[{style.get(o['status'], '')}]{o['status']}[/]", o["snapshot_date"] or "",
-            str(o["n_records"]), o["reason"] or "",
+            str(o["n_records"]), str(o["n_quarantined"] or ""), o["reason"] or "",
         )
     if outcomes:
         out.print(table)
@@ -178,6 +186,12 @@ def _print_summary(summary: dict[str, object]) -> None:
         f"appearances: {summary['n_appearances']}; warehouse: {summary['warehouse']}",
         highlight=False,
     )
+    if summary["n_quarantined"]:
+        out.print(
+            f"{summary['n_quarantined']} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False
+        )
+    if summary.get("quality_report"):
+        out.print(f"data-quality report: {summary['quality_report']}", highlight=False)
 
 
 def _prefect_defaults(verbose: bool) -> None:

@@ -55,6 +55,13 @@ class TableContract:
             raise ContractError(f"table {self.name!r} is missing columns {missing}")
         return frame.select(pl.col(c.name).cast(c.dtype) for c in self.columns)
 
+    def upgrade(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """A table written by an older paperfeed, in today's shape: columns added since then are
+        null (not known at the time), so old warehouses and old versions stay readable."""
+        return self.conform(
+            frame.with_columns(pl.lit(None, c.dtype).alias(c.name) for c in self.columns if c.name not in frame.columns)
+        )
+
     def empty(self) -> pl.DataFrame:
         return pl.DataFrame(schema=self.schema)
 
@@ -92,6 +99,7 @@ SNAPSHOTS = TableContract(
             nullable=True,
         ),
         Column("n_records", pl.Int64, "usable records in the file (the appearances it adds when accepted)"),
+        Column("n_quarantined", pl.Int64, "records set aside by the quality gate (see quarantine)"),
         Column("n_truncated", pl.Int64, "records flagged as truncated (cut off at the end of the file)"),
         Column("reason", pl.String, "why the snapshot is a duplicate or was rejected", nullable=True),
         Column("run_id", pl.String, "the run that ingested the file"),
@@ -112,13 +120,20 @@ APPEARANCES = TableContract(
         Column("is_new", pl.Boolean, "true on the paper's first date on the feed"),
         Column("title", pl.String, "the title as it appeared here, cleaned"),
         Column("title_raw", pl.String, "the title exactly as written in the file"),
+        Column("abstract_hash", pl.String, "hash of the abstract as seen here"),
         Column(
-            "abstract_hash",
-            pl.String,
-            "hash of the abstract as seen here; joins paper_versions (a truncated sighting of a paper "
-            "that has a complete abstract has no version of its own)",
+            "version",
+            pl.Int64,
+            "the paper_versions version this sighting carried; join on (paper_id, version). Null for "
+            "a cut-off abstract of a paper that has a complete one",
+            nullable=True,
         ),
-        Column("is_truncated", pl.Boolean, "the abstract was cut off at the end of the file"),
+        Column(
+            "is_truncated",
+            pl.Boolean,
+            "the abstract seen here was cut off: the file's last record, stopping mid-sentence or "
+            "a shorter prefix of another abstract of the paper",
+        ),
         Column("title_line", pl.Int64, "line of the title in the file (1-based)"),
         Column("abstract_line", pl.Int64, "line of the abstract in the file (1-based)", nullable=True),
     ),
@@ -169,9 +184,32 @@ PAPER_VERSIONS = TableContract(
             nullable=True,
         ),
         Column("is_current", pl.Boolean, "this is the version papers shows"),
-        Column("is_truncated", pl.Boolean, "this text was cut off (kept only while no complete one exists)"),
+        Column(
+            "is_truncated",
+            pl.Boolean,
+            "every sighting of this text was cut off (such a version exists only while no complete one does)",
+        ),
         Column("times_seen", pl.Int64, "appearances that carried this version"),
     ),
+)
+
+QUARANTINE = TableContract(
+    name="quarantine",
+    meaning="What the quality gate set aside: rejected snapshots (no line) and single records, with why.",
+    key=("snapshot_id", "line"),
+    columns=(
+        Column("source_name", pl.String, "file name as delivered"),
+        Column("snapshot_id", pl.String, "sha256 of the file's raw bytes"),
+        Column("line", pl.Int64, "line of the record in the file; null for a whole rejected snapshot", nullable=True),
+        Column("rank", pl.Int64, "feed position of the record; null for a whole rejected snapshot", nullable=True),
+        Column("excerpt", pl.String, "the start of the record (title, else abstract) or of the file", nullable=True),
+        Column("reason", pl.String, "why, in words: each failed expectation with what was observed"),
+        Column("failed_expectations", pl.List(pl.String), "the failed expectations, as type(column)"),
+        Column("observed_values", pl.List(pl.String), "the observed value behind each failed expectation"),
+        Column("run_id", pl.String, "the run that set it aside"),
+        Column("quarantined_at", UTC, "when"),
+    ),
+    volatile=("run_id", "quarantined_at"),
 )
 
 RUNS = TableContract(
@@ -190,17 +228,19 @@ RUNS = TableContract(
         Column("n_accepted", pl.Int64, "snapshots accepted"),
         Column("n_duplicate", pl.Int64, "snapshots that repeat an accepted one"),
         Column("n_rejected", pl.Int64, "snapshots rejected"),
+        Column("n_quarantined", pl.Int64, "records set aside by the quality gate"),
         Column("n_new_papers", pl.Int64, "papers that did not exist before the run"),
         Column("n_updated_papers", pl.Int64, "papers whose row changed"),
         Column("n_papers", pl.Int64, "papers in the dataset after the run"),
         Column("n_appearances", pl.Int64, "appearances in the dataset after the run"),
         Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table"),
         Column("message", pl.String, "what the run did, in one line"),
+        Column("quality_report", pl.String, "path of the run's data-quality report (Data Docs)", nullable=True),
     ),
     volatile=("run_id", "started_at", "finished_at"),
 )
 
 # Data tables in publish order; `runs` is committed last and is the dataset's version pointer.
-DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS)
+DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, QUARANTINE)
 ALL_TABLES: tuple[TableContract, ...] = (*DATA_TABLES, RUNS)
 BY_NAME: dict[str, TableContract] = {t.name: t for t in ALL_TABLES}

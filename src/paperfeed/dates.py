@@ -3,8 +3,8 @@
 Order of evidence (issue #2): a year written in the header; else a date in the file's path; else a
 configured year; else the file's arrival. A path date or an arrival is when the file was filed,
 which is on or after the feed's day: the year is the one that makes the header's day the most
-recent such day not after it (a path date gets one day of slack for time zones). The winner is
-recorded as `date_source`.
+recent such day not after it, with one day of slack for time zones. The winner is recorded as
+`date_source`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,15 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from paperfeed.parse import DATE_LINE, MONTHS
+from paperfeed.parse import MONTHS, match_date
 
 PATH_DATE = re.compile(
     r"(?<![0-9A-Za-z])((?:19|20)\d{2})([-_./]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?![0-9A-Za-z])"
 )
 
 
-PATH_SLACK = dt.timedelta(days=1)
+# The feed's day may be a time zone ahead of the filing clock.
+SLACK = dt.timedelta(days=1)
 
 
 class DateError(ValueError):
@@ -36,7 +37,7 @@ class ResolvedDate:
 def resolve_snapshot_date(
     date_text: str, path: str, year: int | None, arrived_at: dt.datetime
 ) -> ResolvedDate:
-    match = DATE_LINE.match(date_text.strip())
+    match = match_date(date_text)
     if match is None:
         raise DateError(f"date line {date_text!r} is not a date like 'Mar 14'")
     month = MONTHS.index(match["month"].lower()) + 1
@@ -45,11 +46,11 @@ def resolve_snapshot_date(
         return ResolvedDate(_make(int(match["year"]), month, day, date_text), "header")
     path_date = _date_in_path(path)
     if path_date is not None:
-        return ResolvedDate(_latest_not_after(month, day, path_date + PATH_SLACK, date_text), "path")
+        return ResolvedDate(_latest_not_after(month, day, path_date + SLACK, date_text), "path")
     if year is not None:
         return ResolvedDate(_make(year, month, day, date_text), "config")
     arrival_day = arrived_at.astimezone(dt.timezone.utc).date()
-    return ResolvedDate(_latest_not_after(month, day, arrival_day, date_text), "arrival")
+    return ResolvedDate(_latest_not_after(month, day, arrival_day + SLACK, date_text), "arrival")
 
 
 def _latest_not_after(month: int, day: int, reference: dt.date, date_text: str) -> dt.date:

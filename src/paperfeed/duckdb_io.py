@@ -12,10 +12,14 @@ from pathlib import Path
 import duckdb
 import duckdb_extension_delta
 
-from paperfeed.contracts import DATA_TABLES, RUNS
+import polars as pl
+
+from paperfeed.contracts import DATA_TABLES, RUNS, TableContract
 from paperfeed.warehouse_io import DatasetVersion, Warehouse, WarehouseError
 
 DUCKDB_FILE = "paperfeed.duckdb"
+# A view in the DuckDB file saying which dataset version (and warehouse folder) it shows.
+VERSION_VIEW = "paperfeed_version"
 
 
 def extension_path() -> Path:
@@ -39,10 +43,13 @@ def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckD
 
 
 def view_statements(warehouse: Warehouse, version: DatasetVersion) -> list[str]:
-    """CREATE VIEW statements showing every table exactly as it was in `version`."""
+    """CREATE VIEW statements showing every table exactly as it was in `version`. A table the
+    version predates (added by a later paperfeed) is an empty view of the right shape."""
     statements = [
         f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM delta_scan('{_quote(warehouse.table_uri(table.name))}', "
         f"version => {version.delta_versions[table.name]})"
+        if table.name in version.delta_versions
+        else f"CREATE OR REPLACE VIEW {table.name} AS {_empty_select(table)}"
         for table in DATA_TABLES
     ]
     statements.append(
@@ -72,10 +79,53 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     try:
         for statement in view_statements(warehouse, version):
             con.execute(statement)
+        con.execute(
+            f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, "
+            f"'{_quote(str(warehouse.root))}' AS warehouse"
+        )
     finally:
         con.close()
     os.replace(scratch, target)
     return target
+
+
+def refresh_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> bool:
+    """Rewrite the DuckDB file unless it already shows `version` of this warehouse folder (a run
+    that died after publishing, or a warehouse that was moved, leaves it stale). True if rewritten."""
+    path = warehouse.root / DUCKDB_FILE
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+        try:
+            shown = con.sql(f"SELECT dataset_version, warehouse FROM {VERSION_VIEW}").fetchone()
+        finally:
+            con.close()
+    except duckdb.Error:
+        shown = None
+    if shown == (version.number, str(warehouse.root)):
+        return False
+    write_duckdb_file(warehouse, version)
+    return True
+
+
+def _empty_select(table: TableContract) -> str:
+    columns = ", ".join(f"CAST(NULL AS {sql_type(c.dtype)}) AS {c.name}" for c in table.columns)
+    return f"SELECT {columns} WHERE false"
+
+
+def sql_type(dtype: object) -> str:
+    """The DuckDB type of a contract column's Polars type."""
+    if isinstance(dtype, pl.List):
+        return f"{sql_type(dtype.inner)}[]"
+    if isinstance(dtype, pl.Struct):
+        return "STRUCT(" + ", ".join(f'"{f.name}" {sql_type(f.dtype)}' for f in dtype.fields) + ")"
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    simple = {pl.String: "VARCHAR", pl.Int64: "BIGINT", pl.Int32: "INTEGER", pl.Boolean: "BOOLEAN",
+              pl.Date: "DATE", pl.Float64: "DOUBLE"}
+    for polars_type, name in simple.items():
+        if dtype == polars_type:
+            return name
+    raise TypeError(f"no DuckDB type for {dtype}")
 
 
 def _quote(text: str) -> str:

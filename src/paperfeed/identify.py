@@ -44,6 +44,6 @@ def add_identity(records: pl.DataFrame) -> pl.DataFrame:
 def content_id(date_text: str, records: pl.DataFrame) -> str:
     """A snapshot's identity by content: equal for the same records however the file was encoded."""
     lines = records.select(
-        pl.concat_str(pl.col("title"), pl.col("abstract").fill_null(""), separator="\t")
+        pl.concat_str(pl.col("title").fill_null(""), pl.col("abstract").fill_null(""), separator="\t")
     ).to_series()
     return hashlib.sha256("\n".join([date_text.strip(), *lines.to_list()]).encode("utf-8")).hexdigest()

@@ -16,9 +16,10 @@ _URL_CHARS = r"[^\s<>\"{}]"
 URL = (
     rf"(?i:https?:\s?//|www\.){_URL_CHARS}+"
     rf"|{_HOST}(?:github|gitlab)\.io\b(?:/{_URL_CHARS}*)?"
-    rf"|{_HOST}(?:com|org|net|io|ai|edu|dev|co)/{_URL_CHARS}+"
+    rf"|(?i:{_HOST}(?:com|org|net|io|ai|edu|dev|co))/{_URL_CHARS}+"
 )
-TRAILING_PUNCTUATION = r"[.,;:!?'\")\]}>]+$"
+# Glued-on punctuation; a closing parenthesis only when the URL did not open one (Wikipedia's '_(x)').
+TRAILING_PUNCTUATION = r"[.,;:!?'\"\]}>]+$"
 
 # Kinds, checked in this order against "host/path" (scheme and 'www.' removed, lower case).
 KINDS: tuple[tuple[str, str], ...] = (
@@ -40,11 +41,9 @@ DEFAULT_KIND = "project_page"
 
 def extract_links(text: pl.Expr) -> pl.Expr:
     """Text -> list of {url, kind}, in order of first mention, without repeats."""
-    url = (
-        pl.element()
-        .str.replace(r"(?i)^(https?):\s+//", "$1://")
-        .str.replace(TRAILING_PUNCTUATION, "")
-    )
+    url = pl.element().str.replace(r"(?i)^(https?):\s+//", "$1://").str.replace(TRAILING_PUNCTUATION, "")
+    unbalanced = url.str.ends_with(")") & (url.str.count_matches(r"\(") < url.str.count_matches(r"\)"))
+    url = pl.when(unbalanced).then(url.str.head(-1)).otherwise(url).str.replace(TRAILING_PUNCTUATION, "")
     normalised = pl.when(url.str.contains(r"(?i)^https?://")).then(url).otherwise(pl.lit("https://") + url)
     return (
         text.str.extract_all(URL)

@@ -3,16 +3,21 @@
 The feed's shape (issue #2): a few header lines ending with the date ('Mar 14'), then per paper a
 title block and an abstract block, blocks separated by blank lines, in feed-rank order.
 
-Damage is expected (truncated files, lost lines), so blocks are not simply paired two by two:
-a block longer than any title is always an abstract, and the short blocks before it are paired
-backwards from it. A lost line therefore costs at most its own record, never its neighbours.
+Damage is expected (truncated files, lost lines), so blocks are not blindly paired two by two.
+A block longer than any title (300 characters) is an abstract, and the short block right before
+it is its title: on the real feed every abstract is that long, so a lost line costs only its own
+record. Short blocks between two abstracts pair up only where that is certain: an even number of
+them whose would-be abstracts end like sentences. Anything else there is a guess, so those blocks
+are kept as records flagged `ambiguous`, which the quality gate sets aside with the reason. So a
+file cut off inside an abstract keeps that record (flagged truncated) when the cut leaves more
+than a title's length of it, which is what the real feed shows; a shorter remnant is set aside.
 Everything is vectorised over lines and blocks; no Python loop runs per record.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import polars as pl
 
@@ -27,139 +32,160 @@ HEADER_MARKERS = (
     "byAK and the research community",
 )
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-DATE_LINE = re.compile(
-    r"(?i)^(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+"
-    r"(?P<day>\d{1,2})(?:(?:st|nd|rd|th)?,?\s+(?P<year>\d{4}))?$"
+_MONTH = r"(?P<month>jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?"
+_DAY = r"(?P<day>\d{1,2})(?:st|nd|rd|th)?"
+_YEAR = r"(?:,?\s+(?P<year>\d{4}))?"
+DATE_LINES = (
+    re.compile(rf"(?i)^{_MONTH}\s+{_DAY}{_YEAR}$"),  # Mar 14, Mar 14th, March 14, 2025
+    re.compile(rf"(?i)^{_DAY}\s+{_MONTH}{_YEAR}$"),  # 14 Mar, 14 March 2025
 )
 # An abstract that ends like this was not cut off: sentence end, closing bracket or quote, or a URL.
 COMPLETE_ENDING = r"(?:[.!?…)\]\"'”’]|\S*(?:://|www\.)\S*|\S+\.[a-z]{2,}(?:/\S*)?)$"
+# White space and invisible format characters (zero-width space, BOM): a line of only these is blank.
+_EDGE_SPACE = r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$"
 
 RECORD_SCHEMA = pl.Schema(
     {
         "rank": pl.Int64,
+        "line": pl.Int64,
         "title_raw": pl.String,
         "abstract_raw": pl.String,
         "title_line": pl.Int64,
         "abstract_line": pl.Int64,
         "is_truncated": pl.Boolean,
-        "problem": pl.String,
+        "ambiguous": pl.Boolean,
     }
 )
-DAMAGED_SCHEMA = pl.Schema({"line": pl.Int64, "text": pl.String, "problem": pl.String})
 
 
 @dataclass(frozen=True)
 class ParsedSnapshot:
-    """One snapshot's text, parsed. `problems` are snapshot-level faults that reject it."""
+    """What the text holds; whether that is good enough is decided by the quality gate (check).
+
+    `records` has a row for every paper position found in the feed, damaged ones included: a
+    title whose abstract was lost (abstract null), an abstract whose title was lost (title null),
+    or blocks that could not be told apart (ambiguous). Keeping them keeps later ranks true.
+    """
 
     date_text: str | None
+    header_lines: int
+    first_line: str | None
     records: pl.DataFrame
-    damaged: pl.DataFrame
-    problems: tuple[str, ...] = field(default=())
+
+
+def match_date(text: str) -> re.Match[str] | None:
+    """The date line's parts (month, day, optional year), in either order."""
+    return next((m for m in (p.match(text.strip()) for p in DATE_LINES) if m), None)
 
 
 def split_blocks(text: str) -> pl.DataFrame:
-    """Non-blank runs of lines -> one row per block: text (lines joined by a space), first line."""
+    """Non-blank runs of lines -> one row per block: its text (lines joined by a space), its first
+    line number, and its first line and the rest apart (a date line may lose its blank line)."""
     lines = pl.DataFrame(
         {"line": text.replace("\r\n", "\n").replace("\r", "\n").split("\n")},
         schema={"line": pl.String},
     ).with_row_index("line_no", offset=1)
     return (
-        lines.with_columns(pl.col("line").str.strip_chars(), pl.col("line_no").cast(pl.Int64))
+        lines.with_columns(pl.col("line").str.replace_all(_EDGE_SPACE, ""), pl.col("line_no").cast(pl.Int64))
         .with_columns(blank=pl.col("line") == "")
         .with_columns(block=pl.col("blank").cum_sum())
         .filter(~pl.col("blank"))
         .group_by("block", maintain_order=True)
-        .agg(text=pl.col("line").str.join(" "), line=pl.col("line_no").first())
-        .select("text", "line")
+        .agg(
+            text=pl.col("line").str.join(" "),
+            line=pl.col("line_no").first(),
+            head=pl.col("line").first(),
+            rest=pl.col("line").slice(1).str.join(" "),
+        )
+        .select("text", "line", "head", "rest")
     )
 
 
 def parse_snapshot(text: str) -> ParsedSnapshot:
     """Find the header's date line and pair the blocks after it into records."""
     blocks = split_blocks(text)
-    head = blocks.head(HEADER_MAX_BLOCKS)["text"].to_list()
-    date_at = next((i for i, block in enumerate(head) if DATE_LINE.match(block)), None)
-    problems: list[str] = []
+    head = blocks.head(HEADER_MAX_BLOCKS)
+    texts, heads = head["text"].to_list(), head["head"].to_list()
+    first_line = texts[0] if texts else None
+    date_at = next((i for i, block in enumerate(texts) if match_date(block)), None)
+    body = blocks.slice((date_at or 0) + 1)
     if date_at is None:
-        if any(block in HEADER_MARKERS for block in head):
-            problems.append(f"the header has no date line (like 'Mar 14') in its first {HEADER_MAX_BLOCKS} blocks")
-        else:
-            problems.append(
-                f"not a feed snapshot: no header line ({', '.join(repr(m) for m in HEADER_MARKERS)}) "
-                f"and no date line in the first {HEADER_MAX_BLOCKS} blocks"
-            )
-        return ParsedSnapshot(None, pl.DataFrame(schema=RECORD_SCHEMA), pl.DataFrame(schema=DAMAGED_SCHEMA), tuple(problems))
-    records, damaged = pair_blocks(blocks.slice(date_at + 1))
-    if records.is_empty():
-        problems.append("no records after the header")
-    return ParsedSnapshot(head[date_at], records, damaged, tuple(problems))
+        # The blank line after the date was lost: the date is the first line of a longer block.
+        date_at = next((i for i, first in enumerate(heads) if match_date(first)), None)
+        if date_at is not None:
+            glued = blocks.slice(date_at, 1).select(text="rest", line=pl.col("line") + 1)
+            body = pl.concat([glued, blocks.slice(date_at + 1).select("text", "line")])
+    header_lines = sum(1 for block in texts[: date_at if date_at is not None else None] if block in HEADER_MARKERS)
+    if date_at is None:
+        return ParsedSnapshot(None, header_lines, first_line, pl.DataFrame(schema=RECORD_SCHEMA))
+    return ParsedSnapshot(heads[date_at], header_lines, first_line, pair_blocks(body.select("text", "line")))
 
 
-def pair_blocks(body: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Body blocks -> (records, damaged blocks that belong to no record)."""
+def pair_blocks(body: pl.DataFrame) -> pl.DataFrame:
+    """Body blocks -> records, in feed order, damaged and ambiguous ones included."""
     is_long = pl.col("text").str.len_chars() > TITLE_MAX_CHARS
-    roles = (
-        body.with_columns(is_long=is_long)
-        # A segment is a run of short blocks plus the long block that ends it, if any.
+    is_last = pl.int_range(pl.len()) == pl.len() - 1
+    blocks = (
+        body.with_columns(is_long=is_long, is_last=is_last)
+        # A segment: the short blocks after one abstract, plus the long abstract that ends it, if any.
         .with_columns(seg=pl.col("is_long").cast(pl.Int64).cum_sum() - pl.col("is_long").cast(pl.Int64))
         .with_columns(
             pos=pl.int_range(pl.len()).over("seg"),
-            n_short=(~pl.col("is_long")).sum().over("seg"),
             ended=pl.col("is_long").any().over("seg"),
+            n_short=(~pl.col("is_long")).sum().over("seg").cast(pl.Int64),
+        )
+        # Shorts to pair among themselves: all of them, except the title of the abstract that ends the segment.
+        .with_columns(m=pl.col("n_short") - pl.col("ended").cast(pl.Int64))
+        .with_columns(
+            in_run=~pl.col("is_long") & (pl.col("pos") < pl.col("m")),
+            own_title=~pl.col("is_long") & (pl.col("pos") == pl.col("m")) & pl.col("ended"),
         )
         .with_columns(
-            # Short blocks before a long abstract pair backwards from it (the one right before it
-            # is its title); a trailing run with no long block pairs forwards.
-            parity_title=pl.when(pl.col("ended"))
-            .then((pl.col("n_short") - 1 - pl.col("pos")) % 2 == 0)
-            .otherwise(pl.col("pos") % 2 == 0)
+            # Inside a run, even places are titles and odd places their short abstracts; a short
+            # abstract must end like a sentence. Not even the file's last block is exempt: a short
+            # block cut off mid-sentence there is as likely a title that lost its abstract.
+            run_role=pl.when(pl.col("pos") % 2 == 0).then(pl.lit("title")).otherwise(pl.lit("abstract")),
+            bad_abstract=pl.col("in_run") & (pl.col("pos") % 2 == 1) & ~pl.col("text").str.contains(COMPLETE_ENDING),
+        )
+        .with_columns(
+            ambiguous=pl.col("in_run")
+            & (
+                pl.col("bad_abstract").any().over("seg")
+                # Before an abstract, an odd number of three or more shorts cannot all pair up.
+                | (pl.col("ended") & (pl.col("m") % 2 == 1) & (pl.col("m") >= 3))
+            )
         )
         .with_columns(
             role=pl.when(pl.col("is_long")).then(pl.lit("abstract"))
-            .when(pl.col("parity_title")).then(pl.lit("title"))
-            .otherwise(pl.lit("abstract"))
-        )
-        # A short "abstract" with no title before it is more likely a title that lost its abstract.
-        .with_columns(
-            role=pl.when(
-                (pl.col("role") == "abstract")
-                & ~pl.col("is_long")
-                & (pl.col("role").shift(1).fill_null("") != "title")
-            )
-            .then(pl.lit("title"))
-            .otherwise(pl.col("role"))
+            .when(pl.col("own_title") | pl.col("ambiguous")).then(pl.lit("title"))
+            .otherwise(pl.col("run_role"))
         )
         .with_columns(
-            next_is_abstract=pl.col("role").shift(-1).fill_null("") == "abstract",
-            prev_is_title=pl.col("role").shift(1).fill_null("") == "title",
-            is_last=pl.int_range(pl.len()) == pl.len() - 1,
+            # A run's last title pairs with nothing: an odd run ends with a lone title.
+            pairs_next=(pl.col("role") == "title")
+            & ~pl.col("ambiguous")
+            & (pl.col("role").shift(-1).fill_null("") == "abstract")
+            & ~pl.col("ambiguous").shift(-1).fill_null(False),
         )
+        .with_columns(paired=pl.col("pairs_next").shift(1).fill_null(False))
     )
-    records = (
-        roles.with_columns(
-            abstract_raw=pl.when(pl.col("next_is_abstract")).then(pl.col("text").shift(-1)),
-            abstract_line=pl.when(pl.col("next_is_abstract")).then(pl.col("line").shift(-1)),
-            ends_file=pl.col("is_last") | (pl.col("next_is_abstract") & pl.col("is_last").shift(-1).fill_null(False)),
+    titled = pl.col("role") == "title"
+    orphan = (pl.col("role") == "abstract") & ~pl.col("paired")
+    return (
+        blocks.with_columns(
+            title_raw=pl.when(titled).then(pl.col("text")),
+            title_line=pl.when(titled).then(pl.col("line")),
+            abstract_raw=pl.when(pl.col("pairs_next")).then(pl.col("text").shift(-1)).when(orphan).then(pl.col("text")),
+            abstract_line=pl.when(pl.col("pairs_next")).then(pl.col("line").shift(-1)).when(orphan).then(pl.col("line")),
+            ends_file=pl.col("is_last") | (pl.col("pairs_next") & pl.col("is_last").shift(-1).fill_null(False)),
         )
-        .filter(pl.col("role") == "title")
+        .filter(titled | orphan)
         .with_columns(
             is_truncated=pl.col("ends_file")
             & (pl.col("abstract_raw").is_null() | ~pl.col("abstract_raw").str.contains(COMPLETE_ENDING)),
-            problem=pl.when(pl.col("abstract_raw").is_null()).then(pl.lit("title without an abstract")),
+            rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64),
+            line=pl.coalesce("title_line", "abstract_line"),
         )
-        .with_columns(rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64))
-        .select(
-            "rank",
-            title_raw="text",
-            abstract_raw="abstract_raw",
-            title_line="line",
-            abstract_line="abstract_line",
-            is_truncated="is_truncated",
-            problem="problem",
-        )
+        .select(*RECORD_SCHEMA.names())
+        .cast(RECORD_SCHEMA)
     )
-    damaged = roles.filter((pl.col("role") == "abstract") & ~pl.col("prev_is_title")).select(
-        "line", "text", problem=pl.lit("abstract without a title")
-    )
-    return records.cast(RECORD_SCHEMA), damaged.cast(DAMAGED_SCHEMA)

@@ -1,24 +1,47 @@
 """The steps of one ingest run, as plain functions; the Prefect flow in flows/ composes them.
 
     start_run -> load_state -> list_landing / read_snapshot -> split_known -> prepare_snapshot
-              -> plan_run (curate) -> publish_run (Delta tables, then the runs commit, then DuckDB file)
+      -> check_snapshots (quality gate: reject files, set records aside)
+      -> plan_run (curate)
+      -> publish_run (publish gate, then Delta tables, the runs commit, the DuckDB file, Data Docs)
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from paperfeed.changes import paper_changes
+from paperfeed.checks import (
+    RECORDS_SUITE,
+    SNAPSHOT_SUITE,
+    apply_record_gate,
+    apply_snapshot_gate,
+    publish_frames,
+    record_rows,
+    snapshot_profiles,
+)
+from paperfeed.contracts import RUNS
 from paperfeed.curate import Tables, curate
-from paperfeed.duckdb_io import write_duckdb_file
+from paperfeed.duckdb_io import refresh_duckdb_file, write_duckdb_file
+from paperfeed.gx_io import QualityGate
 from paperfeed.landing_io import RawSnapshot
 from paperfeed.snapshot import PreparedSnapshot
 from paperfeed.summary import RunSummary, SnapshotOutcome
 from paperfeed.warehouse_io import DatasetVersion, Warehouse
+
+
+log = logging.getLogger(__name__)
+
+
+class PublishBlocked(RuntimeError):
+    """The publish gate failed: nothing was published, the previous version stays current."""
 
 
 @dataclass(frozen=True)
@@ -50,23 +73,64 @@ def start_run(landing: Path, warehouse: Path, year: int | None) -> RunContext:
     return RunContext(run_id, now, landing.resolve(), warehouse.resolve(), year)
 
 
+def open_gate(ctx: RunContext) -> QualityGate:
+    return QualityGate(ctx.warehouse, ctx.run_id)
+
+
 def load_state(warehouse: Path) -> State:
-    """Roll back what a killed run left half-written, then read the current dataset version."""
+    """Repair what a killed run left behind (half-written tables, a stale DuckDB file), then read
+    the current dataset version."""
     store = Warehouse(warehouse)
     store.recover()
     version = store.current()
+    if version is not None:
+        refresh_duckdb_file(store, version)
     return State(version, store.read(version))
 
 
-def split_known(raws: list[RawSnapshot], state: State) -> tuple[list[RawSnapshot], list[RawSnapshot]]:
-    """(new files, files whose exact bytes were ingested before or appear twice in this batch)."""
-    seen = set(state.tables.snapshots["snapshot_id"].to_list())
+def split_known(
+    raws: list[RawSnapshot], state: State, retry_rejected: bool = False
+) -> tuple[list[RawSnapshot], list[RawSnapshot]]:
+    """(files to process, files whose exact bytes were ingested before or appear twice in this
+    batch). With `retry_rejected`, files rejected before are processed again (after a fix of the
+    configuration, say --year); otherwise a rejection stands."""
+    snapshots = state.tables.snapshots
+    if retry_rejected:
+        snapshots = snapshots.filter(pl.col("status") != "rejected")
+    seen = set(snapshots["snapshot_id"].to_list())
     new: list[RawSnapshot] = []
     known: list[RawSnapshot] = []
     for raw in raws:
         (known if raw.snapshot_id in seen else new).append(raw)
         seen.add(raw.snapshot_id)
     return new, known
+
+
+def check_snapshots(gate: QualityGate, snapshots: list[PreparedSnapshot]) -> list[PreparedSnapshot]:
+    """The gate before anything is written: reject bad files, set bad records aside."""
+    if not snapshots:
+        return []
+    profiles = snapshot_profiles(snapshots)
+    checked = apply_snapshot_gate(snapshots, gate.validate(SNAPSHOT_SUITE, profiles), profiles)
+    candidates = [s for s in checked if not s.rejected]
+    if not candidates:
+        return checked
+    # One validation for all records of the run (one report page), split back per snapshot.
+    rows = [record_rows(s) for s in candidates]
+    report = gate.validate(RECORDS_SUITE, pl.concat(rows))
+    gated: dict[str, PreparedSnapshot] = {}
+    offset = 0
+    for snap, frame in zip(candidates, rows):
+        part = replace(report, failures=[_shift(f, offset, frame.height) for f in report.failures])
+        gated[snap.snapshot_id] = apply_record_gate(snap, part, frame)
+        offset += frame.height
+    return [gated.get(s.snapshot_id, s) for s in checked]
+
+
+def _shift(failure: Any, offset: int, height: int) -> Any:
+    if failure.rows is None:
+        return failure
+    return replace(failure, rows=[r - offset for r in failure.rows if offset <= r < offset + height])
 
 
 def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], known: list[RawSnapshot]) -> Plan:
@@ -79,6 +143,7 @@ def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], kn
             r["snapshot_date"].isoformat() if r["snapshot_date"] else None,
             r["n_records"],
             r["reason"],
+            r["n_quarantined"],
         )
         for r in new_rows.iter_rows(named=True)
     ]
@@ -92,10 +157,9 @@ def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], kn
         for raw in known
     ]
     changes = paper_changes(state.tables.papers, tables.papers)
-    status = "published" if new_rows.height else "noop"
     summary = RunSummary(
         run_id=ctx.run_id,
-        status=status,
+        status="published" if new_rows.height else "noop",
         dataset_version=state.version.number if state.version else None,
         warehouse=str(ctx.warehouse),
         landing=str(ctx.landing),
@@ -108,30 +172,51 @@ def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], kn
     return Plan(tables, summary)
 
 
-def publish_run(ctx: RunContext, state: State, plan: Plan) -> RunSummary:
-    """Publish the plan as the next dataset version, or record a no-op run; return the summary."""
+def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) -> RunSummary:
+    """Check the plan with the publish gate, then publish it as the next dataset version.
+
+    The one place that publishes; it cannot publish without passing the gate. A run with nothing
+    new is recorded as a no-op; a run the gate blocks is recorded as failed and raises.
+    """
     store = Warehouse(ctx.warehouse)
     summary = plan.summary
     if summary.status == "noop":
         message = f"nothing new: dataset version {summary.dataset_version} stays current"
-        store.append_run(_run_row(ctx, summary, message, status="noop"))
-        return _finish(summary, message, summary.dataset_version)
+        store.append_run(_run_row(ctx, summary, message, "noop", None))
+        return replace(summary, message=message)
     number = (state.version.number if state.version else 0) + 1
+    row = _run_row(ctx, summary, "", "published", None) | {"dataset_version": number}
+    failures = _publish_gate(gate, plan.tables, pl.concat([store.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))]))
+    report = gate.build_docs()
+    if failures:
+        message = f"publish gate failed, nothing published (dataset version {summary.dataset_version} stays current):\n{failures}"
+        store.append_run(_run_row(ctx, summary, message, "failed", report))
+        raise PublishBlocked(message + (f"\nquality report: {report}" if report else ""))
     message = (
         f"published dataset version {number}: {summary.count('accepted')} accepted, "
-        f"{summary.count('duplicate')} duplicate, {summary.count('rejected')} rejected; "
+        f"{summary.count('duplicate')} duplicate, {summary.count('rejected')} rejected, "
+        f"{summary.n_quarantined} records quarantined; "
         f"{summary.n_new_papers} new and {summary.n_updated_papers} updated papers"
     )
-    version = store.publish(plan.tables, _run_row(ctx, summary, message, status="published"), state.version)
-    write_duckdb_file(store, version)
-    return _finish(summary, message, version.number)
+    version = store.publish(plan.tables, _run_row(ctx, summary, message, "published", report), state.version)
+    try:
+        write_duckdb_file(store, version)
+    except Exception as error:  # noqa: BLE001 - published already; the next run rewrites the file
+        log.warning("dataset version %s is published, but the DuckDB file was not rewritten: %s", version.number, error)
+    return replace(summary, message=message, dataset_version=version.number, quality_report=str(report) if report else None)
 
 
-def _finish(summary: RunSummary, message: str, version: int | None) -> RunSummary:
-    return replace(summary, message=message, dataset_version=version)
+def _publish_gate(gate: QualityGate, tables: Tables, runs: pl.DataFrame) -> str:
+    """Validate every published table; return the failures in words ('' when all pass)."""
+    lines = []
+    for suite, frame in publish_frames(tables, runs).items():
+        report = gate.validate(suite, frame)
+        if not report.success:
+            lines.append(report.summary(frame))
+    return "\n".join(lines)
 
 
-def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str) -> dict[str, Any]:
+def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str, report: Path | None) -> dict[str, Any]:
     return {
         "run_id": ctx.run_id,
         "started_at": ctx.started_at,
@@ -144,10 +229,12 @@ def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str) ->
         "n_accepted": summary.count("accepted"),
         "n_duplicate": summary.count("duplicate"),
         "n_rejected": summary.count("rejected"),
+        "n_quarantined": summary.n_quarantined,
         "n_new_papers": summary.n_new_papers,
         "n_updated_papers": summary.n_updated_papers,
         "n_papers": summary.n_papers,
         "n_appearances": summary.n_appearances,
         "table_versions": [],
         "message": message,
+        "quality_report": str(report) if report else None,
     }

@@ -1,13 +1,14 @@
 """One snapshot from bytes to identified records: decode -> parse -> date -> normalise -> identify.
 
-A pure function of the file's bytes, name and arrival time (and the configured year). Faults are
-collected, never raised: snapshot-level ones (`problems`) reject the snapshot, record-level ones
-(`faults`) set that record aside and keep the rest.
+A pure function of the file's bytes, name and arrival time (and the configured year). It records
+facts and never decides: whether the snapshot is rejected, and which records are set aside, is
+the quality gate's call (paperfeed.check), which fills in `verdict` and `quarantined`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field, replace
 
 import polars as pl
@@ -17,9 +18,20 @@ from paperfeed.decode import DecodeError, decode_snapshot
 from paperfeed.identify import add_identity, content_id
 from paperfeed.landing_io import RawSnapshot
 from paperfeed.normalise import normalise_records
-from paperfeed.parse import parse_snapshot
+from paperfeed.parse import RECORD_SCHEMA, parse_snapshot
 
-FAULT_SCHEMA = pl.Schema({"line": pl.Int64, "rank": pl.Int64, "text": pl.String, "problem": pl.String})
+# C0 and C1 control characters, except tab, line feed and carriage return.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+FIRST_LINE_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Why the quality gate set a snapshot or a record aside."""
+
+    reason: str
+    failed_expectations: list[str]
+    observed_values: list[str]
 
 
 @dataclass(frozen=True)
@@ -29,17 +41,23 @@ class PreparedSnapshot:
     arrived_at: dt.datetime
     n_bytes: int
     encoding: str | None = None
+    detail: str | None = None  # why decoding or dating failed, in words
+    n_chars: int = 0
+    control_chars: int = 0
+    first_line: str | None = None
+    header_lines: int = 0
     date_text: str | None = None
     snapshot_date: dt.date | None = None
     date_source: str | None = None
     content_id: str | None = None
-    records: pl.DataFrame = field(default_factory=pl.DataFrame)
-    faults: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=FAULT_SCHEMA))
-    problems: tuple[str, ...] = ()
+    records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
+    # Filled in by the quality gate:
+    verdict: Verdict | None = None
+    quarantined: pl.DataFrame | None = None
 
     @property
     def rejected(self) -> bool:
-        return bool(self.problems)
+        return self.verdict is not None
 
 
 def prepare_snapshot(snapshot: RawSnapshot, year: int | None = None) -> PreparedSnapshot:
@@ -48,36 +66,35 @@ def prepare_snapshot(snapshot: RawSnapshot, year: int | None = None) -> Prepared
     try:
         text, encoding = decode_snapshot(snapshot.raw)
     except DecodeError as error:
-        return replace(base, problems=(str(error),))
+        return replace(base, detail=str(error))
     parsed = parse_snapshot(text)
-    base = replace(base, encoding=encoding, date_text=parsed.date_text)
-    if parsed.date_text is None or parsed.problems:
-        return replace(base, problems=parsed.problems)
-    try:
-        resolved = resolve_snapshot_date(parsed.date_text, file.source_name, year, file.arrived_at)
-    except DateError as error:
-        return replace(base, problems=(str(error),))
+    snapshot_date, date_source, detail = None, None, None
+    if parsed.date_text is not None:
+        try:
+            resolved = resolve_snapshot_date(parsed.date_text, file.source_name, year, file.arrived_at)
+            snapshot_date, date_source = resolved.date, resolved.source
+        except DateError as error:
+            detail = str(error)
     records = add_identity(normalise_records(parsed.records))
-    repeated = pl.col("paper_id").is_duplicated() & (pl.int_range(pl.len()).over("paper_id") > 0)
+    # A paper listed twice keeps its first complete listing; a damaged listing never displaces it.
+    complete = pl.col("title").is_not_null() & pl.col("abstract").is_not_null() & ~pl.col("ambiguous")
+    first_rank = pl.col("rank").filter(complete).first().over("paper_id")
     records = records.with_columns(
-        problem=pl.when(pl.col("problem").is_null() & repeated)
-        .then(pl.lit("repeats a paper already listed higher in the same snapshot"))
-        .otherwise(pl.col("problem"))
+        repeat_of_rank=pl.when(pl.col("paper_id").is_not_null() & complete & (first_rank != pl.col("rank"))).then(
+            first_rank
+        )
     )
-    faults = pl.concat(
-        [
-            records.filter(pl.col("problem").is_not_null()).select(
-                line="title_line", rank="rank", text="title_raw", problem="problem"
-            ),
-            parsed.damaged.select("line", pl.lit(None, pl.Int64).alias("rank"), "text", "problem"),
-        ]
-    ).cast(FAULT_SCHEMA)
     return replace(
         base,
-        snapshot_date=resolved.date,
-        date_source=resolved.source,
-        content_id=content_id(parsed.date_text, records),
-        records=records.filter(pl.col("problem").is_null()).drop("problem"),
-        faults=faults,
+        encoding=encoding,
+        detail=detail,
+        n_chars=len(text),
+        control_chars=len(CONTROL.findall(text)),
+        first_line=parsed.first_line[:FIRST_LINE_CHARS] if parsed.first_line else None,
+        header_lines=parsed.header_lines,
+        date_text=parsed.date_text,
+        snapshot_date=snapshot_date,
+        date_source=date_source,
+        content_id=content_id(parsed.date_text or "", records),
+        records=records,
     )
-

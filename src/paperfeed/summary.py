@@ -13,6 +13,7 @@ class SnapshotOutcome:
     snapshot_date: str | None = None
     n_records: int = 0
     reason: str | None = None
+    n_quarantined: int = 0
 
 
 @dataclass(frozen=True)
@@ -28,12 +29,21 @@ class RunSummary:
     n_papers: int = 0
     n_appearances: int = 0
     message: str = ""
+    quality_report: str | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
+    @property
+    def n_quarantined(self) -> int:
+        return sum(outcome.n_quarantined for outcome in self.outcomes)
+
+    @property
+    def had_input_problems(self) -> bool:
+        return self.count("rejected") > 0 or self.n_quarantined > 0
+
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "n_quarantined": self.n_quarantined}
 
     def to_markdown(self) -> str:
         lines = [
@@ -46,14 +56,18 @@ class RunSummary:
             f"| dataset version | {self.dataset_version if self.dataset_version is not None else '—'} |",
             f"| snapshots accepted / duplicate / rejected / already ingested | {self.count('accepted')} / "
             f"{self.count('duplicate')} / {self.count('rejected')} / {self.count('already ingested')} |",
+            f"| records quarantined | {self.n_quarantined} |",
             f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
             f"| appearances | {self.n_appearances} |",
             f"| warehouse | `{self.warehouse}` |",
+            f"| data-quality report | {f'[Data Docs](file://{self.quality_report})' if self.quality_report else '—'} |",
             "",
-            "| file | status | date | records | reason |",
-            "|---|---|---|---|---|",
+            "| file | status | date | records | quarantined | reason |",
+            "|---|---|---|---|---|---|",
         ]
         for o in self.outcomes:
             reason = (o.reason or "").replace("|", "\\|")
-            lines.append(f"| `{o.source_name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {reason} |")
+            lines.append(
+                f"| `{o.source_name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {o.n_quarantined} | {reason} |"
+            )
         return "\n".join(lines) + "\n"

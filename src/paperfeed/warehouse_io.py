@@ -63,7 +63,7 @@ class Warehouse:
         """Every run, oldest first (Delta returns rows in file order, not commit order)."""
         if not self.exists(RUNS.name):
             return RUNS.empty()
-        return RUNS.conform(pl.read_delta(self.table_uri(RUNS.name))).sort("finished_at", "run_id")
+        return RUNS.upgrade(pl.read_delta(self.table_uri(RUNS.name))).sort("finished_at", "run_id")
 
     def published(self) -> pl.DataFrame:
         """One row per dataset version, oldest first."""
@@ -88,7 +88,7 @@ class Warehouse:
         if version is None:
             return Tables.empty()
         frames = {
-            table.name: table.conform(pl.read_delta(self.table_uri(table.name), version=version.delta_versions[table.name]))
+            table.name: table.upgrade(pl.read_delta(self.table_uri(table.name), version=version.delta_versions[table.name]))
             if table.name in version.delta_versions
             else table.empty()
             for table in DATA_TABLES
@@ -97,17 +97,21 @@ class Warehouse:
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
-        """Roll back table versions written after the current dataset version (a run that died)."""
+        """Roll back what a run that died wrote after the current dataset version, so each table's
+        newest Delta version again holds the published data. Compares files, not version numbers:
+        after one rollback the newest version is a restore commit with the published files."""
         current = self.current()
         rolled_back = []
         for table in DATA_TABLES:
-            if not self.exists(table.name):
-                continue
-            delta = DeltaTable(self.table_uri(table.name))
             published = current.delta_versions.get(table.name) if current else None
-            if published is not None and delta.version() > published:
-                delta.restore(published, commit_properties=_commit_meta("recover", None))
-                rolled_back.append(table.name)
+            if published is None or not self.exists(table.name):
+                continue
+            uri = self.table_uri(table.name)
+            delta = DeltaTable(uri)
+            if delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris()):
+                continue
+            delta.restore(published, commit_properties=_commit_meta("recover", None))
+            rolled_back.append(table.name)
         return rolled_back
 
     def publish(self, tables: Tables, run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:

@@ -23,7 +23,7 @@ def warehouse(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Pat
     """The README's main job: `paperfeed run` with no landing folder ingests the sample feed."""
     path = tmp_path_factory.mktemp("sample") / "warehouse"
     result = paperfeed("run", "--warehouse", str(path))
-    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected; 281 new" in result.stdout
+    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
     return path
 
 

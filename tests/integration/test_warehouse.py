@@ -11,24 +11,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 from deltalake import DeltaTable
-from helpers import abstract, feed_bytes, raw_snapshot
+from helpers import abstract, feed_bytes, ingest
 
-from paperfeed import pipeline
-from paperfeed.snapshot import prepare_snapshot
-from paperfeed.duckdb_io import DUCKDB_FILE, connect, open_version
-from paperfeed.warehouse_io import Warehouse, WarehouseError, WarehouseLocked, warehouse_lock
+from paperfeed.duckdb_io import DUCKDB_FILE, connect, open_version, view_statements
+from paperfeed.warehouse_io import DatasetVersion, Warehouse, WarehouseError, WarehouseLocked, warehouse_lock
 
 ONE = ("Paper One", abstract("one"))
 TWO = ("Paper Two", abstract("two"))
-
-
-def ingest(warehouse: Path, *files: tuple[str, bytes]) -> pipeline.RunSummary:
-    """One run without Prefect: the same library steps the flow composes."""
-    ctx = pipeline.start_run(warehouse / "landing", warehouse, 2025)
-    state = pipeline.load_state(warehouse)
-    new, known = pipeline.split_known([raw_snapshot(raw, name) for name, raw in files], state)
-    snapshots = [prepare_snapshot(raw, 2025) for raw in new]
-    return pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, snapshots, known))
 
 
 def counts(warehouse: Path, version: int | None = None) -> tuple[int, int, int]:
@@ -127,3 +116,72 @@ def test_second_writer_fails_naming_the_holder_and_a_dead_holder_frees_the_lock(
     with warehouse_lock(tmp_path, "third-run", 5):
         assert json.loads((tmp_path / ".lock").read_text())["run_id"] == "third-run"
     assert time.monotonic() - started < 2
+
+
+def test_rollback_happens_once_not_on_every_later_run(tmp_path: Path) -> None:
+    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse(tmp_path)
+    pl.DataFrame({"paper_id": ["junk"]}).write_delta(
+        store.table_uri("papers"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"}
+    )
+    assert store.recover() == ["papers"]
+    versions_after_rollback = DeltaTable(store.table_uri("papers")).version()
+    assert store.recover() == []
+    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [ONE])))  # a no-op run
+    assert DeltaTable(store.table_uri("papers")).version() == versions_after_rollback
+
+
+def test_a_stale_duckdb_file_is_rewritten_by_the_next_run(tmp_path: Path) -> None:
+    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    stale = (tmp_path / DUCKDB_FILE).read_bytes()
+    ingest(tmp_path, ("b.txt", feed_bytes("Mar 15", [TWO])))
+    (tmp_path / DUCKDB_FILE).write_bytes(stale)  # as if the run died right after publishing
+    assert ingest(tmp_path, ("b.txt", feed_bytes("Mar 15", [TWO]))).status == "noop"
+    con = connect(str(tmp_path / DUCKDB_FILE), read_only=True)
+    assert con.sql("SELECT dataset_version FROM paperfeed_version").fetchone() == (2,)
+    assert con.sql("SELECT count(*) FROM papers").fetchone() == (2,)
+
+
+def test_a_warehouse_written_before_a_column_existed_stays_readable(tmp_path: Path) -> None:
+    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse(tmp_path)
+    # Rewrite runs and papers as an older paperfeed would have: without some of today's columns.
+    old_runs = pl.read_delta(store.table_uri("runs")).drop("n_quarantined", "quality_report")
+    old_runs.write_delta(store.table_uri("runs"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"})
+    assert store.runs()["n_quarantined"].to_list() == [None]
+    assert counts(tmp_path) == (1, 1, 1)
+    summary = ingest(tmp_path, ("b.txt", feed_bytes("Mar 15", [TWO])))
+    assert summary.dataset_version == 2 and counts(tmp_path) == (2, 2, 2)
+
+
+def test_a_version_from_before_a_table_existed_shows_it_empty(tmp_path: Path) -> None:
+    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse(tmp_path)
+    version = store.current()
+    assert version is not None
+    older = DatasetVersion(version.number, version.run_id, {k: v for k, v in version.delta_versions.items() if k != "quarantine"}, {})
+    con = connect()
+    for statement in view_statements(store, older):
+        con.execute(statement)
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)
+    assert [c[0] for c in con.sql("DESCRIBE quarantine").fetchall()][:3] == ["source_name", "snapshot_id", "line"]
+
+
+def test_a_rejection_stands_until_retried_and_a_fixed_retry_replaces_it(tmp_path: Path) -> None:
+    leap = ("leap.txt", feed_bytes("Feb 29", [ONE]))
+    first = ingest(tmp_path, leap, year=2025)
+    assert [o.status for o in first.outcomes] == ["rejected"]
+    assert ingest(tmp_path, leap, year=2024).status == "noop"  # the rejection stands
+    retried = ingest(tmp_path, leap, year=2024, retry_rejected=True)
+    assert [o.status for o in retried.outcomes] == ["accepted"]
+    con, _ = open_version(Warehouse(tmp_path))
+    assert con.sql("SELECT status, snapshot_date FROM snapshots").fetchall() == [("accepted", dt.date(2024, 2, 29))]
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (0,)
+
+
+def test_a_retry_that_is_rejected_again_changes_nothing(tmp_path: Path) -> None:
+    bad = ("page.html", b"<html><body>Not found</body></html>")
+    ingest(tmp_path, bad)
+    again = ingest(tmp_path, bad, retry_rejected=True)
+    assert again.status == "noop"
+    assert Warehouse(tmp_path).published()["dataset_version"].to_list() == [1]

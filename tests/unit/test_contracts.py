@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import polars as pl
 import pytest
 
 from paperfeed.contracts import ALL_TABLES, SNAPSHOTS, Column, ContractError, TableContract
+from paperfeed.gx_io import suites_dir
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -28,3 +30,17 @@ def test_conform_orders_and_casts_columns_and_refuses_missing_ones() -> None:
     assert contract.conform(frame).schema == pl.Schema({"a": pl.String, "b": pl.Int32})
     with pytest.raises(ContractError, match="missing columns \\['snapshot_id'"):
         SNAPSHOTS.conform(frame)
+
+
+@pytest.mark.parametrize("table", ALL_TABLES, ids=lambda t: t.name)
+def test_every_published_table_has_a_quality_suite_that_names_real_columns(table: TableContract) -> None:
+    path = suites_dir() / f"{table.name}.json"
+    assert path.is_file(), f"published table {table.name!r} has no suite at {path}"
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    assert suite["name"] == table.name and suite["expectations"]
+    for expectation in suite["expectations"]:
+        for key in ("column", "column_A", "column_B"):
+            column = expectation["kwargs"].get(key)
+            # Cross-table rules use check_* columns that paperfeed.checks adds beside the table's own.
+            assert column is None or column in table.column_names or column.startswith("check_"), column
+        assert expectation.get("description"), f"{table.name}: every expectation says in words what it checks"

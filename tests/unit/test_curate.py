@@ -151,14 +151,59 @@ def test_is_new_marks_the_first_date_only() -> None:
     assert flags == [(dt.date(2025, 3, 14), 1, True), (dt.date(2025, 3, 15), 1, False), (dt.date(2025, 3, 15), 2, True)]
 
 
-def test_rejected_snapshot_is_recorded_with_its_reason_and_adds_no_papers() -> None:
-    tables = run([prepared("Mar 14", [ONE], "good.txt"), prepared(None, [TWO], "nodate.txt")])
-    row = tables.snapshots.filter(pl.col("source_name") == "nodate.txt").row(0, named=True)
-    assert row["status"] == "rejected" and "no date line" in row["reason"]
-    assert tables.papers["title"].to_list() == ["Paper One"]
-
-
 @pytest.mark.parametrize("column", ["snapshot_id", "paper_id"])
 def test_appearance_keys_are_never_null(column: str) -> None:
     tables = run([prepared("Mar 14", [ONE, TWO], "a.txt")])
     assert tables.appearances[column].null_count() == 0
+
+
+def test_an_abstract_cut_at_a_full_stop_never_replaces_the_complete_one() -> None:
+    # Cut after a sentence: the parser cannot see it, but it is a prefix of a known abstract.
+    cut = ("Paper One", ONE[1][: ONE[1].index(" experiment 3.") + len(" experiment 3.")])
+    for order in ([[prepared("Mar 14", [TWO, ONE], "a.txt")], [prepared("Mar 17", [TWO, cut], "b.txt")]],
+                  [[prepared("Mar 17", [TWO, cut], "b.txt")], [prepared("Mar 14", [TWO, ONE], "a.txt")]]):
+        tables = run(*order)
+        one = paper(tables, "Paper One")
+        assert (one["abstract"], one["n_versions"], one["abstract_is_truncated"]) == (ONE[1], 1, False)
+        assert tables.appearances.filter(pl.col("snapshot_date") == dt.date(2025, 3, 17))["is_truncated"].to_list() == [False, True]
+
+
+def test_a_prefix_in_the_middle_of_a_file_is_a_revision_not_a_cut() -> None:
+    extended = ("Paper One", ONE[1] + " We add one more sentence.")
+    tables = run([prepared("Mar 14", [ONE, TWO], "a.txt")], [prepared("Mar 17", [extended, TWO], "b.txt")])
+    assert paper(tables, "Paper One")["n_versions"] == 2
+
+
+def test_one_text_seen_complete_somewhere_is_complete() -> None:
+    # Ends without a full stop: flagged as cut when it is a file's last record, yet also seen mid-file.
+    text = ("Paper One", abstract("one") + " code is accessible online to facilitate replication")
+    for order in (["a", "b"], ["b", "a"]):
+        snaps = {"a": prepared("Mar 14", [text, TWO], "a.txt"), "b": prepared("Mar 15", [TWO, text], "b.txt")}
+        tables = run([snaps[order[0]]], [snaps[order[1]]])
+        one = paper(tables, "Paper One")
+        assert (one["abstract_is_truncated"], one["n_versions"]) == (False, 1)
+        assert tables.paper_versions.filter(pl.col("paper_id") == one["paper_id"])["times_seen"].to_list() == [2]
+
+
+def test_two_raw_spellings_of_one_text_publish_the_same_raw_text_whatever_the_order() -> None:
+    latex = ("TÜLU 3", 'We introduce T\\"ULU 3, a family of models. ' + abstract("tulu"))
+    unicode = ("TÜLU 3", "We introduce TÜLU 3, a family of models. " + abstract("tulu"))
+    first = run([prepared("Mar 14", [latex], "a.txt")], [prepared("Mar 15", [unicode], "b.txt")])
+    second = run([prepared("Mar 15", [unicode], "b.txt")], [prepared("Mar 14", [latex], "a.txt")])
+    assert first.paper_versions.equals(second.paper_versions)
+    assert first.papers.equals(second.papers)
+
+
+def test_appearances_join_paper_versions_on_paper_id_and_version_without_fanning_out() -> None:
+    revised = ("Paper One", abstract("one, revised"))
+    tables = run([prepared("Mar 14", [ONE], "a.txt"), prepared("Mar 15", [revised], "b.txt"), prepared("Mar 16", [ONE], "c.txt")])
+    joined = tables.appearances.join(tables.paper_versions, on=["paper_id", "version"])
+    assert joined.height == tables.appearances.height == 3
+    assert joined["valid_from"].to_list() == [dt.date(2025, 3, 14), dt.date(2025, 3, 15), dt.date(2025, 3, 16)]
+
+
+def test_which_copy_of_a_redelivered_file_came_first_does_not_change_the_order_of_sightings() -> None:
+    a, b = prepared("Mar 14", [ONE, TWO], "a.txt"), prepared("Mar 14", [TWO, ONE], "b.txt")
+    c = prepared("Mar 14", [ONE, TWO], "c.txt", crlf=True)  # a re-delivery of a.txt
+    results = [paper(run(order), "Paper One")["latest_rank"] for order in ([a, b, c], [c, b, a])]
+    assert results == [2, 2]

@@ -1,0 +1,211 @@
+"""Quality gates: each bad input gets its verdict, from the suites in expectations/ (Great Expectations)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import random
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
+
+from paperfeed import pipeline
+from paperfeed.checks import GateError, publish_frames
+from paperfeed.contracts import RUNS
+from paperfeed.curate import Tables, curate
+from paperfeed.gx_io import SUITES_ENV, QualityGate, load_suite, suites_dir
+from paperfeed.snapshot import PreparedSnapshot, prepare_snapshot
+
+GOOD = [("Paper One", abstract("one")), ("Paper Two", abstract("two"))]
+
+
+@pytest.fixture(scope="module")
+def gate(tmp_path_factory: pytest.TempPathFactory) -> QualityGate:
+    return QualityGate(tmp_path_factory.mktemp("warehouse"), "test-run")
+
+
+def check(gate: QualityGate, raw: bytes, name: str = "feed.txt", year: int | None = 2025) -> PreparedSnapshot:
+    return pipeline.check_snapshots(gate, [prepare_snapshot(raw_snapshot(raw, name), year)])[0]
+
+
+def header(date: str | None) -> str:
+    return feed_text(date, [])
+
+
+@pytest.mark.parametrize(
+    ("raw", "first_reason"),
+    [
+        (b"", "the file must not be empty"),
+        (b"<!DOCTYPE html>\n<html><body><p>Too many requests</p></body></html>", "the file must not be an HTML or XML page"),
+        (random.Random(1).randbytes(4096), "the file must be text in a known encoding"),
+        (("new\n\nMar 14\n\n" + "\x00" * 100 + "text").encode(), "the text must not be binary"),
+        (header("Mar 14").encode(), "the snapshot must hold at least one record"),
+        (feed_text(None, GOOD).encode(), "the header must have a date line"),
+        (feed_text("Feb 30", GOOD).encode(), "the date line must be a real calendar day"),
+        (feed_text("Mar 14", GOOD, header=["Just a text file"]).encode(), "the feed's header must be there"),
+    ],
+    ids=["empty", "html", "random bytes", "nul bytes", "header only", "no date", "impossible date", "no header"],
+)
+def test_bad_snapshots_are_rejected_with_a_reason_naming_the_rule_and_what_was_seen(
+    gate: QualityGate, raw: bytes, first_reason: str
+) -> None:
+    snap = check(gate, raw)
+    assert snap.verdict is not None
+    assert snap.verdict.reason.startswith(first_reason), snap.verdict.reason
+    assert "observed" in snap.verdict.reason
+    assert snap.verdict.failed_expectations and all("(" in e for e in snap.verdict.failed_expectations)
+    assert len(snap.verdict.observed_values) == len(snap.verdict.failed_expectations)
+
+
+def test_a_rejection_carries_the_decoders_explanation(gate: QualityGate) -> None:
+    snap = check(gate, b"new\n\nMar 14\n\n\x81\x8d\x8f\x90")
+    assert snap.verdict is not None
+    assert "byte 0x81 at offset 13" in snap.verdict.reason
+
+
+def test_a_latin1_snapshot_is_decoded_not_rejected(gate: QualityGate) -> None:
+    snap = check(gate, feed_text("Mar 14", [("Café Models", abstract("cafés"))]).encode("latin-1"))
+    assert snap.verdict is None and snap.encoding == "iso-8859-1"
+    assert snap.records["title"].to_list() == ["Café Models"]
+
+
+@pytest.mark.parametrize(
+    ("record", "reason"),
+    [
+        (("A Title Whose Abstract Never Came", None), "a record must have an abstract"),
+        (("Huge", "word " * 200_000 + "end."), "an abstract must be at most 20,000 characters long (observed abstract has 1,000,004"),
+        (("Bell\x07 Title", abstract("bells")), "a title must not contain control characters"),
+        (("Fine Title", abstract("nul") + "\x00"), "an abstract must not contain control characters"),
+        (("CafÃ© Mojibake", abstract("mojibake")), "a title must not contain mojibake"),
+        (("Paper One.", abstract("again")), "a paper must not be listed twice in one snapshot"),
+        (("X", abstract("x")), "a title must be 2 to 300 characters long"),
+    ],
+    ids=["no abstract", "1 MB abstract", "control in title", "nul in abstract", "mojibake", "repeat", "short title"],
+)
+def test_a_bad_record_is_set_aside_and_the_rest_of_its_snapshot_kept(
+    gate: QualityGate, record: tuple[str, str | None], reason: str
+) -> None:
+    # The bad record sits in the middle: a title without an abstract there pairs unambiguously.
+    snap = check(gate, feed_bytes("Mar 14", [GOOD[0], record, GOOD[1]]))
+    assert snap.verdict is None
+    assert snap.records["title_raw"].to_list() == ["Paper One", "Paper Two"]
+    assert snap.quarantined is not None and snap.quarantined.height == 1
+    assert snap.quarantined["reason"][0].startswith(reason), snap.quarantined["reason"][0]
+    assert snap.quarantined["rank"][0] == 2
+
+
+def test_an_abstract_whose_title_was_lost_is_set_aside(gate: QualityGate) -> None:
+    raw = feed_text("Mar 14", [GOOD[0], ("Paper Two", abstract("two")), ("Paper Three", abstract("three"))])
+    snap = check(gate, raw.replace("Paper Two\n\n", "").encode())
+    assert snap.quarantined is not None
+    assert snap.quarantined.select("rank", "reason").rows() == [
+        (2, "a record must have a title (observed title=None)"),
+    ]
+
+
+def test_ambiguous_blocks_are_set_aside_with_the_reason(gate: QualityGate) -> None:
+    damaged = [GOOD[0], ("Lost A", None), ("Lost B", None), GOOD[1]]
+    snap = check(gate, feed_bytes("Mar 14", damaged))
+    assert snap.records["title_raw"].to_list() == ["Paper One", "Paper Two"]
+    assert snap.quarantined is not None
+    assert snap.quarantined["title_raw"].to_list() == ["Lost A", "Lost B"]
+    assert all(r.startswith("a record's title and abstract must be told apart") for r in snap.quarantined["reason"])
+
+
+def test_a_truncated_last_abstract_is_kept_and_flagged(gate: QualityGate) -> None:
+    snap = check(gate, feed_bytes("Mar 17", [GOOD[0], ("Paper Two", abstract("two")[:320])]))
+    assert snap.quarantined is None or snap.quarantined.is_empty()
+    assert snap.records.select("title_raw", "is_truncated").rows() == [("Paper One", False), ("Paper Two", True)]
+
+
+@pytest.mark.parametrize("title", ["'); DROP TABLE papers;--", "<script>alert('x')</script> & \"Quotes\""])
+def test_metacharacters_are_data_not_faults(gate: QualityGate, title: str) -> None:
+    snap = check(gate, feed_bytes("Mar 14", [(title, abstract("metacharacters"))]))
+    assert snap.verdict is None and snap.records["title"].to_list() == [title]
+
+
+def test_a_snapshot_whose_every_record_is_set_aside_is_rejected(gate: QualityGate) -> None:
+    snap = check(gate, feed_bytes("Mar 14", [("Bad\x07", abstract("a")), ("Worse\x07", abstract("b"))]))
+    tables = curate(Tables.empty(), [snap], "run", dt.datetime.now(dt.timezone.utc))
+    row = tables.snapshots.row(0, named=True)
+    assert (row["status"], row["n_quarantined"]) == ("rejected", 2)
+    assert row["reason"] == "no usable records: all 2 were set aside (see quarantine)"
+
+
+# --- the publish gate ------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def good_tables() -> Tables:
+    now = dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc)
+    snaps = [prepared("Mar 14", GOOD, "a.txt"), prepared("Mar 15", [GOOD[1]], "b.txt")]
+    return curate(Tables.empty(), snaps, "run", now)
+
+
+def failures(gate: QualityGate, tables: Tables) -> dict[str, list[str]]:
+    found = {}
+    for suite, frame in publish_frames(tables, RUNS.empty()).items():
+        report = gate.validate(suite, frame)
+        if not report.success:
+            found[suite] = [f.label for f in report.failures]
+    return found
+
+
+def test_consistent_tables_pass_the_publish_gate(gate: QualityGate, good_tables: Tables) -> None:
+    assert failures(gate, good_tables) == {}
+
+
+def test_publish_gate_catches_a_duplicate_paper_id(gate: QualityGate, good_tables: Tables) -> None:
+    broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([good_tables.papers, good_tables.papers.head(1)])})
+    assert "expect_column_values_to_be_unique(paper_id)" in failures(gate, broken)["papers"]
+
+
+def test_publish_gate_catches_dangling_appearances_and_wrong_counts(gate: QualityGate, good_tables: Tables) -> None:
+    papers = good_tables.papers.with_columns(times_seen=pl.col("times_seen") + 1).filter(pl.col("title") == "Paper Two")
+    found = failures(gate, Tables(**{**good_tables.as_dict(), "papers": papers}))
+    assert "expect_column_values_to_be_in_set(check_paper_exists)" in found["appearances"]
+    assert "expect_column_pair_values_to_be_equal(times_seen)" in found["papers"]
+
+
+def test_publish_gate_catches_mojibake_and_malformed_links(gate: QualityGate, good_tables: Tables) -> None:
+    papers = good_tables.papers.with_columns(
+        title=pl.lit("CafÃ© Society"),
+        links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String}))),
+    )
+    found = failures(gate, Tables(**{**good_tables.as_dict(), "papers": papers}))
+    assert "expect_column_values_to_not_match_regex(title)" in found["papers"]
+    assert set(found["links"]) == {
+        "expect_column_values_to_match_regex(url)", "expect_column_values_to_not_match_regex(url)",
+    }
+
+
+# --- suites are files ------------------------------------------------------------------------
+@pytest.fixture
+def edited_suites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    folder = tmp_path / "expectations"
+    shutil.copytree(suites_dir(), folder)
+    monkeypatch.setenv(SUITES_ENV, str(folder))
+    yield folder
+
+
+def test_a_threshold_is_an_edit_to_a_json_file(edited_suites: Path, tmp_path: Path) -> None:
+    path = edited_suites / "records.json"
+    suite = json.loads(path.read_text())
+    for expectation in suite["expectations"]:
+        if expectation["kwargs"].get("column") == "abstract" and "max_value" in expectation["kwargs"]:
+            expectation["kwargs"]["max_value"] = 100
+            expectation["description"] = "an abstract must be at most 100 characters long"
+    path.write_text(json.dumps(suite))
+    snap = check(QualityGate(tmp_path / "w", "edited"), feed_bytes("Mar 14", GOOD))
+    assert snap.quarantined is not None and snap.quarantined.height == 2
+    assert snap.quarantined["reason"][0].startswith("an abstract must be at most 100 characters long (observed")
+
+
+def test_a_misspelt_expectation_type_is_an_error_not_a_silent_drop(edited_suites: Path) -> None:
+    path = edited_suites / "records.json"
+    path.write_text(path.read_text().replace("expect_column_values_to_not_be_null", "expect_column_values_to_not_be_nul", 1))
+    with pytest.raises(GateError, match="not known to Great Expectations"):
+        load_suite(path)
+
