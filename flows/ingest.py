@@ -9,7 +9,7 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from paperfeed import pipeline
+from paperfeed import archive_io, pipeline
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
 from paperfeed.landing_io import list_landing, read_snapshot
 from paperfeed.snapshot import prepare_snapshot
@@ -28,6 +28,8 @@ prepare = task(name="parse and normalise", task_run_name="parse {snapshot.file.s
     prepare_snapshot
 )
 load_state = task(name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.load_state)
+keep = task(name="archive raw files", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.archive)
+replay = task(name="replay raw archive", cache_policy=NONE)(archive_io.replay)
 check = task(name="quality gate", cache_policy=NONE)(pipeline.check_snapshots)
 plan = task(name="curate", cache_policy=NONE)(pipeline.plan_run)
 publish = task(name="publish", cache_policy=NONE)(pipeline.publish_run)
@@ -39,20 +41,27 @@ def ingest(
     year: int | None = None,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     retry_rejected: bool = False,
+    replay_from: str | None = None,
 ) -> dict[str, Any]:
+    """Ingest the new files of `landing` into `warehouse` as one dataset version; or, with
+    `replay_from`, every file in that warehouse's raw archive (what `paperfeed rebuild` runs)."""
     logger = get_run_logger()
-    ctx = pipeline.start_run(Path(landing), Path(warehouse), year)
+    ctx = pipeline.start_run(Path(replay_from or landing), Path(warehouse), year)
     with warehouse_lock(
         ctx.warehouse, ctx.run_id, lock_wait_seconds, on_wait=lambda holder: logger.warning("waiting for %s", holder)
     ):
         gate = pipeline.open_gate(ctx)
         state = load_state(ctx.warehouse)
-        files = list_files(ctx.landing)
-        raws = read_file.map(files).result()
+        if replay_from is None:
+            found = list_files(ctx.landing)
+            raws, refused = read_file.map(found.files).result(), found.refused
+        else:
+            raws, refused = replay(Path(replay_from)), []
         new, known = pipeline.split_known(raws, state, retry_rejected)
-        prepared = prepare.map(new, year=unmapped(year)).result()
+        keep(ctx, raws, new)
+        prepared = prepare.map(new, pipeline.years(new, year)).result()
         checked = check(gate, prepared)
-        summary = publish(ctx, state, plan(ctx, state, checked, known), gate)
+        summary = publish(ctx, state, plan(ctx, state, checked, known, refused), gate)
     create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
     logger.info(summary.message)
     return summary.as_dict()

@@ -7,12 +7,12 @@ tests/unit/test_contracts.py fails when the README and the contracts disagree.
 
 from __future__ import annotations
 
-from paperfeed.contracts import ALL_TABLES
+from paperfeed.contracts import ALL_TABLES, ARRIVALS
 from paperfeed.duckdb_io import sql_type
 
 
 def main() -> None:
-    for table in ALL_TABLES:
+    for table in (*ALL_TABLES, ARRIVALS):
         keys = ", ".join(f"`{k}`" for k in table.key)
         print(f"#### `{table.name}`\n\n{table.meaning} Key: {keys}.\n")
         print("| column | type | meaning |\n|---|---|---|")

@@ -70,11 +70,17 @@ def ingest(
     warehouse: Path, *files: tuple[str, bytes], year: int | None = 2025, retry_rejected: bool = False
 ) -> RunSummary:
     """One run without Prefect: the library steps the flow composes, quality gates included."""
+    return run_steps(warehouse, [raw_snapshot(raw, name) for name, raw in files], year, retry_rejected)
+
+
+def run_steps(warehouse: Path, raws: list[RawSnapshot], year: int | None = 2025, retry_rejected: bool = False) -> RunSummary:
     ctx = pipeline.start_run(warehouse / "landing", warehouse, year)
     gate = pipeline.open_gate(ctx)
     state = pipeline.load_state(warehouse)
-    new, known = pipeline.split_known([raw_snapshot(raw, name) for name, raw in files], state, retry_rejected)
-    checked = pipeline.check_snapshots(gate, [prepare_snapshot(raw, year) for raw in new])
+    new, known = pipeline.split_known(raws, state, retry_rejected)
+    pipeline.archive(ctx, raws, new)
+    prepared_ = [prepare_snapshot(raw, y) for raw, y in zip(new, pipeline.years(new, year))]
+    checked = pipeline.check_snapshots(gate, prepared_)
     return pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, checked, known), gate)
 
 

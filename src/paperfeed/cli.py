@@ -2,7 +2,8 @@
 
 Exit codes (also in the README): 0 done; 1 done, but some input was rejected or set aside;
 2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 4 the publish
-gate failed and nothing was published; 5 the run failed otherwise.
+gate failed and nothing was published; 5 the run failed otherwise; 6 a rebuild differs from the
+warehouse it was rebuilt from.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import polars as pl
 import typer
@@ -21,7 +22,7 @@ from rich.table import Table
 
 from paperfeed import config
 
-EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED = 0, 1, 2, 3, 4, 5
+EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED, EXIT_DIFFERS = 0, 1, 2, 3, 4, 5, 6
 
 app = typer.Typer(
     name="paperfeed",
@@ -75,6 +76,53 @@ def run(
         year = config.SAMPLE_FEED_YEAR if year is None else year
     if not landing.is_dir():  # fail fast, before Prefect starts
         fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
+    summary = _ingest(verbose, landing=str(landing), warehouse=str(warehouse), year=year,
+                      lock_wait_seconds=wait, retry_rejected=retry_rejected)
+    if as_json:
+        out.print_json(json.dumps(summary, default=str))
+    else:
+        _print_summary(summary)
+    raise typer.Exit(EXIT_INPUT_PROBLEMS if summary["had_input_problems"] else EXIT_OK)
+
+
+@app.command()
+def rebuild(
+    into: Annotated[Path, typer.Option("--into", help="Empty folder for the rebuilt warehouse.", file_okay=False)],
+    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    """Recreate every table from the warehouse's raw archive alone, into a new folder, and
+    compare each table's content fingerprint with the warehouse's current version."""
+    from paperfeed.archive_io import arrivals
+    from paperfeed.warehouse_io import Warehouse
+
+    if into.exists() and any(into.iterdir()):
+        fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
+    if arrivals(warehouse.resolve()).is_empty():
+        fail(f"{warehouse} has no raw archive to rebuild from", EXIT_USAGE)
+    _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
+    source, rebuilt = Warehouse(warehouse).current(), Warehouse(into).current()
+    rows = [
+        {"table": name, "source": digest, "rebuilt": rebuilt.fingerprints.get(name) if rebuilt else None}
+        for name, digest in (source.fingerprints if source else {}).items()
+    ]
+    same = bool(rows) and all(r["source"] == r["rebuilt"] for r in rows)
+    if as_json:
+        out.print_json(json.dumps({"equal": same, "tables": rows}))
+    else:
+        table = Table("table", "fingerprint in the warehouse", "rebuilt", "", title=f"rebuilt into {into}")
+        for r in rows:
+            table.add_row(
+                str(r["table"]), str(r["source"])[:16], str(r["rebuilt"] or "")[:16],
+                "same" if r["source"] == r["rebuilt"] else "[red]differs[/]",
+            )
+        out.print(table)
+    raise typer.Exit(EXIT_OK if same else EXIT_DIFFERS)
+
+
+def _ingest(verbose: bool, **parameters: object) -> dict[str, Any]:
+    """Run the ingest flow; its expected failures become one line and an exit code."""
     _prefect_defaults(verbose)
     from paperfeed.landing_io import LandingError
     from paperfeed.pipeline import PublishBlocked
@@ -82,7 +130,7 @@ def run(
     from paperfeed_flows.ingest import ingest
 
     try:
-        summary = ingest(str(landing), str(warehouse), year, wait, retry_rejected)
+        summary: dict[str, Any] = ingest(**parameters)
     except WarehouseLocked as error:
         fail(str(error), EXIT_LOCKED)
     except PublishBlocked as error:
@@ -91,12 +139,7 @@ def run(
         fail(str(error), EXIT_USAGE)
     except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", EXIT_FAILED)
-    if as_json:
-        out.print_json(json.dumps(summary, default=str))
-    else:
-        _print_summary(summary)
-    problems = summary["n_quarantined"] or any(o["status"] == "rejected" for o in summary["outcomes"])
-    raise typer.Exit(EXIT_INPUT_PROBLEMS if problems else EXIT_OK)
+    return summary
 
 
 @app.command()

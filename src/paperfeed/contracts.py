@@ -240,6 +240,23 @@ RUNS = TableContract(
     volatile=("run_id", "started_at", "finished_at"),
 )
 
+ARRIVALS = TableContract(
+    name="arrivals",
+    meaning="The raw archive's log: one row per file per run that saw it (not versioned; append only).",
+    key=("run_id", "source_name"),
+    columns=(
+        Column("snapshot_id", pl.String, "sha256 of the bytes; the archived copy is raw/<first two>/<snapshot_id>"),
+        Column("source_name", pl.String, "file name as delivered, relative to the landing folder"),
+        Column("arrived_at", UTC, "the file's modification time in the landing folder"),
+        Column("n_bytes", pl.Int64, "size in bytes"),
+        Column("run_id", pl.String, "the run that saw it"),
+        Column("archived_at", UTC, "when that run archived it (its start)"),
+        Column("processed", pl.Boolean, "the run processed it (false: its bytes were ingested before)"),
+        Column("year", pl.Int64, "the --year it was processed with, if any", nullable=True),
+    ),
+    volatile=("run_id", "archived_at"),
+)
+
 # Data tables in publish order; `runs` is committed last and is the dataset's version pointer.
 DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, QUARANTINE)
 ALL_TABLES: tuple[TableContract, ...] = (*DATA_TABLES, RUNS)

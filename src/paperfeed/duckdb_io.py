@@ -11,10 +11,13 @@ from pathlib import Path
 
 import duckdb
 import duckdb_extension_delta
+from deltalake import DeltaTable
 
 import polars as pl
 
-from paperfeed.contracts import DATA_TABLES, RUNS, TableContract
+from paperfeed.archive_io import arrivals_uri
+from paperfeed.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
+from paperfeed.faults import crash_point
 from paperfeed.warehouse_io import DatasetVersion, Warehouse, WarehouseError
 
 DUCKDB_FILE = "paperfeed.duckdb"
@@ -56,6 +59,14 @@ def view_statements(warehouse: Warehouse, version: DatasetVersion) -> list[str]:
         f"CREATE OR REPLACE VIEW {RUNS.name} AS SELECT * FROM delta_scan('{_quote(warehouse.table_uri(RUNS.name))}') "
         f"WHERE dataset_version <= {version.number}"
     )
+    # The raw archive's log, for the runs of this version (a run that died never shows).
+    log = arrivals_uri(warehouse.root)
+    statements.append(
+        f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS SELECT * FROM delta_scan('{_quote(log)}') "
+        f"WHERE run_id IN (SELECT run_id FROM {RUNS.name})"
+        if DeltaTable.is_deltatable(log)
+        else f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS {_empty_select(ARRIVALS)}"
+    )
     return statements
 
 
@@ -85,6 +96,7 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
         )
     finally:
         con.close()
+    crash_point("during_duckdb_file")
     os.replace(scratch, target)
     return target
 

@@ -1,11 +1,19 @@
-"""Landing folder I/O: which snapshot files arrived, and their bytes. The landing is only read."""
+"""Landing folder I/O: which snapshot files arrived, and their bytes. The landing is only read.
+
+Files are taken as data whatever their names (spaces, Unicode, leading dashes). Directory links
+are not followed, and a file link that points outside the landing folder is refused: a run never
+reads, and so never archives, what lies elsewhere on the machine.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from paperfeed.faults import crash_point
 
 
 class LandingError(OSError):
@@ -17,6 +25,13 @@ class LandingFile:
     path: Path
     source_name: str  # path relative to the landing folder, with '/' separators
     arrived_at: dt.datetime  # the file's modification time, UTC
+    year: int | None = None  # for a file replayed from the archive: the --year it was processed with
+
+
+@dataclass(frozen=True)
+class Refused:
+    source_name: str
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -29,18 +44,34 @@ class RawSnapshot:
         return hashlib.sha256(self.raw).hexdigest()
 
 
-def list_landing(landing: Path) -> list[LandingFile]:
+@dataclass(frozen=True)
+class Landing:
+    files: list[LandingFile]
+    refused: list[Refused]
+
+
+def list_landing(landing: Path) -> Landing:
     """Every visible regular file below `landing`, in arrival order (time, then name)."""
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist or is not a folder")
-    files = []
-    for path in landing.rglob("*"):
-        relative = path.relative_to(landing)
-        if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-            continue
-        arrived = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
-        files.append(LandingFile(path, relative.as_posix(), arrived))
-    return sorted(files, key=lambda f: (f.arrived_at, f.source_name))
+    root = landing.resolve()
+    files, refused = [], []
+    for folder, dirs, names in os.walk(root, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
+            path = Path(folder) / name
+            source_name = path.relative_to(root).as_posix()
+            if path.is_symlink():
+                target = path.resolve()
+                if not target.is_relative_to(root):
+                    refused.append(Refused(source_name, f"a link to {target}, outside the landing folder"))
+                    continue
+            if not path.is_file():
+                continue
+            arrived = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
+            files.append(LandingFile(path, source_name, arrived))
+    crash_point("after_list")
+    return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused)
 
 
 def read_snapshot(file: LandingFile) -> RawSnapshot:

@@ -1,6 +1,7 @@
 """The steps of one ingest run, as plain functions; the Prefect flow in flows/ composes them.
 
-    start_run -> load_state -> list_landing / read_snapshot -> split_known -> prepare_snapshot
+    start_run -> load_state -> list_landing / read_snapshot (or replay the archive) -> split_known
+      -> archive (raw copies and arrivals, before any processing) -> prepare_snapshot
       -> check_snapshots (quality gate: reject files, set records aside)
       -> plan_run (curate)
       -> publish_run (publish gate, then Delta tables, the runs commit, the DuckDB file, Data Docs)
@@ -27,11 +28,13 @@ from paperfeed.checks import (
     record_rows,
     snapshot_profiles,
 )
+from paperfeed import archive_io
 from paperfeed.contracts import RUNS
 from paperfeed.curate import Tables, curate
 from paperfeed.duckdb_io import refresh_duckdb_file, write_duckdb_file
 from paperfeed.gx_io import QualityGate
-from paperfeed.landing_io import RawSnapshot
+from paperfeed.faults import crash_point
+from paperfeed.landing_io import RawSnapshot, Refused
 from paperfeed.snapshot import PreparedSnapshot
 from paperfeed.summary import RunSummary, SnapshotOutcome
 from paperfeed.warehouse_io import DatasetVersion, Warehouse
@@ -82,10 +85,13 @@ def load_state(warehouse: Path) -> State:
     the current dataset version."""
     store = Warehouse(warehouse)
     store.recover()
+    crash_point("after_recover")
     version = store.current()
     if version is not None:
         refresh_duckdb_file(store, version)
-    return State(version, store.read(version))
+    state = State(version, store.read(version))
+    crash_point("after_load_state")
+    return state
 
 
 def split_known(
@@ -106,12 +112,24 @@ def split_known(
     return new, known
 
 
+def years(raws: list[RawSnapshot], year: int | None) -> list[int | None]:
+    """The --year each file is processed with: a replayed file keeps the year it was processed with."""
+    return [raw.file.year if raw.file.year is not None else year for raw in raws]
+
+
+def archive(ctx: RunContext, raws: list[RawSnapshot], new: list[RawSnapshot]) -> None:
+    """Keep every file this run saw in the raw archive, before any of it is processed."""
+    used = dict(zip((raw.snapshot_id for raw in new), years(new, ctx.year)))
+    archive_io.archive(ctx.warehouse, raws, set(used), used, ctx.run_id, ctx.started_at)
+
+
 def check_snapshots(gate: QualityGate, snapshots: list[PreparedSnapshot]) -> list[PreparedSnapshot]:
     """The gate before anything is written: reject bad files, set bad records aside."""
     if not snapshots:
         return []
     profiles = snapshot_profiles(snapshots)
     checked = apply_snapshot_gate(snapshots, gate.validate(SNAPSHOT_SUITE, profiles), profiles)
+    crash_point("after_snapshot_gate")
     candidates = [s for s in checked if not s.rejected]
     if not candidates:
         return checked
@@ -124,6 +142,7 @@ def check_snapshots(gate: QualityGate, snapshots: list[PreparedSnapshot]) -> lis
         part = replace(report, failures=[_shift(f, offset, frame.height) for f in report.failures])
         gated[snap.snapshot_id] = apply_record_gate(snap, part, frame)
         offset += frame.height
+    crash_point("after_record_gate")
     return [gated.get(s.snapshot_id, s) for s in checked]
 
 
@@ -133,7 +152,13 @@ def _shift(failure: Any, offset: int, height: int) -> Any:
     return replace(failure, rows=[r - offset for r in failure.rows if offset <= r < offset + height])
 
 
-def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], known: list[RawSnapshot]) -> Plan:
+def plan_run(
+    ctx: RunContext,
+    state: State,
+    prepared: list[PreparedSnapshot],
+    known: list[RawSnapshot],
+    refused: list[Refused] | None = None,
+) -> Plan:
     tables = curate(state.tables, prepared, ctx.run_id, ctx.started_at)
     new_rows = tables.snapshots.filter(run_id=ctx.run_id)
     outcomes = [
@@ -156,6 +181,7 @@ def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], kn
         )
         for raw in known
     ]
+    outcomes += [SnapshotOutcome(r.source_name, "refused", reason=r.reason) for r in refused or []]
     changes = paper_changes(state.tables.papers, tables.papers)
     summary = RunSummary(
         run_id=ctx.run_id,
@@ -169,6 +195,7 @@ def plan_run(ctx: RunContext, state: State, prepared: list[PreparedSnapshot], kn
         n_papers=tables.papers.height,
         n_appearances=tables.appearances.height,
     )
+    crash_point("after_plan")
     return Plan(tables, summary)
 
 
@@ -187,7 +214,9 @@ def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) ->
     number = (state.version.number if state.version else 0) + 1
     row = _run_row(ctx, summary, "", "published", None) | {"dataset_version": number}
     failures = _publish_gate(gate, plan.tables, pl.concat([store.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))]))
+    crash_point("after_publish_gate")
     report = gate.build_docs()
+    crash_point("after_docs")
     if failures:
         message = f"publish gate failed, nothing published (dataset version {summary.dataset_version} stays current):\n{failures}"
         store.append_run(_run_row(ctx, summary, message, "failed", report))
@@ -203,6 +232,7 @@ def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) ->
         write_duckdb_file(store, version)
     except Exception as error:  # noqa: BLE001 - published already; the next run rewrites the file
         log.warning("dataset version %s is published, but the DuckDB file was not rewritten: %s", version.number, error)
+    crash_point("after_duckdb_file")
     return replace(summary, message=message, dataset_version=version.number, quality_report=str(report) if report else None)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 @dataclass(frozen=True)
 class SnapshotOutcome:
     source_name: str
-    status: str  # accepted | duplicate | rejected | already ingested
+    status: str  # accepted | duplicate | rejected | already ingested | refused
     snapshot_date: str | None = None
     n_records: int = 0
     reason: str | None = None
@@ -40,10 +40,10 @@ class RunSummary:
 
     @property
     def had_input_problems(self) -> bool:
-        return self.count("rejected") > 0 or self.n_quarantined > 0
+        return self.count("rejected") + self.count("refused") + self.n_quarantined > 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "n_quarantined": self.n_quarantined}
+        return {**asdict(self), "n_quarantined": self.n_quarantined, "had_input_problems": self.had_input_problems}
 
     def to_markdown(self) -> str:
         lines = [

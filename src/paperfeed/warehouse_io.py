@@ -26,6 +26,7 @@ from deltalake import CommitProperties, DeltaTable
 
 from paperfeed.contracts import DATA_TABLES, RUNS, TableContract
 from paperfeed.curate import Tables
+from paperfeed.faults import crash_point
 from paperfeed.fingerprint import fingerprint
 
 TABLES_DIR = "tables"
@@ -125,9 +126,11 @@ class Warehouse:
                 delta_version = base.delta_versions[table.name]
             else:
                 delta_version = self._overwrite(table, frame, run["run_id"], number)
+            crash_point(f"after_write:{table.name}")
             entries.append({"table": table.name, "delta_version": delta_version, "rows": frame.height, "fingerprint": digest})
         row = {**run, "status": "published", "dataset_version": number, "table_versions": entries}
         self.append_run(row)
+        crash_point("after_runs_commit")
         return _version_from_row(row)
 
     def append_run(self, row: dict[str, Any]) -> None:
@@ -207,6 +210,7 @@ def warehouse_lock(
         )
         os.ftruncate(fd, 0)
         os.pwrite(fd, holder_text.encode("utf-8"), 0)
+        crash_point("after_lock")
         yield
         os.ftruncate(fd, 0)
     finally:

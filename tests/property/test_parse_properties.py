@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import re
+import unicodedata
+
 import polars as pl
-from helpers import feed_bytes, feed_text, raw_snapshot
+from helpers import HEADER, feed_bytes, feed_text, raw_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from paperfeed.decode import decode_snapshot
-from paperfeed.parse import TITLE_MAX_CHARS, parse_snapshot
+from paperfeed.gx_io import suites_dir
+from paperfeed.identify import add_identity
+from paperfeed.normalise import normalise_records
+from paperfeed.parse import TITLE_MAX_CHARS, match_date, parse_snapshot
 from paperfeed.snapshot import prepare_snapshot
 
 # Printable text on one line: letters, marks, numbers, punctuation, symbols and spaces, no control
@@ -25,6 +32,13 @@ LONG_ABSTRACT = st.tuples(LINE, LINE).map(lambda parts: f"{parts[0]} {FILLER}{pa
 ABSTRACT = st.one_of(SHORT_ABSTRACT, LONG_ABSTRACT)
 RECORDS = st.lists(st.tuples(TITLE, ABSTRACT), min_size=1, max_size=12)
 DATE = st.sampled_from(["Mar 14", "Jan 1", "Dec 31", "Feb 29, 2024", "Sep 9"])
+# The publish gate's rule for link URLs, read from its suite: extraction must never produce a link
+# the gate would refuse.
+LINK_URL_RULE = next(
+    e["kwargs"]["regex"]
+    for e in json.loads((suites_dir() / "links.json").read_text(encoding="utf-8"))["expectations"]
+    if e["type"] == "expect_column_values_to_match_regex"
+)
 QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -97,3 +111,52 @@ def test_any_bytes_prepare_without_an_unhandled_error(raw: bytes, year: int | No
     snapshot = prepare_snapshot(raw_snapshot(raw), year)
     assert snapshot.encoding is not None or snapshot.detail  # undecodable bytes always say why
     assert snapshot.records.height == 0 or snapshot.date_text is not None
+
+
+HEADER_DAMAGE = st.lists(
+    st.one_of(st.sampled_from(HEADER), TITLE.filter(lambda t: match_date(t) is None)), max_size=5
+)
+
+
+@QUICK
+@given(DATE, HEADER_DAMAGE, RECORDS)
+def test_header_damage_never_costs_a_record_while_the_date_survives(
+    date: str, header: list[str], records: list[tuple[str, str]]
+) -> None:
+    parsed = parse_snapshot(feed_text(date, records, header=header))
+    assert parsed.date_text == date
+    assert parsed.header_lines == sum(1 for line in header if line in HEADER)
+    assert parsed.records.select("title_raw", "abstract_raw").rows() == records
+
+
+@QUICK
+@given(HEADER_DAMAGE, RECORDS)
+def test_a_lost_date_line_yields_no_records_and_no_error(header: list[str], records: list[tuple[str, str]]) -> None:
+    parsed = parse_snapshot(feed_text(None, records, header=header))
+    assert parsed.date_text is None or match_date(parsed.date_text) is not None
+
+
+# Text as the feed might carry it, and worse: any Unicode (but lone surrogates, which strict decoding
+# never yields), LaTeX-ish backslashes and braces,
+# URL-ish fragments glued to punctuation.
+NOISY = st.text(
+    alphabet=st.one_of(st.characters(exclude_categories=["Cs"]), st.sampled_from(list("\\{}[]$%&_^~#'\"().,;:!?/"))), max_size=400
+) | st.builds(
+    lambda a, b, c: f"{a} https://{b}.github.io/{c}. {a}", st.text(max_size=40), st.from_regex(r"[a-z]{1,10}", fullmatch=True), st.text(max_size=20)
+)
+
+
+@QUICK
+@given(st.lists(st.tuples(NOISY, NOISY), min_size=1, max_size=6))
+def test_the_normaliser_takes_any_text_and_gives_clean_text_and_well_formed_links(pairs: list[tuple[str, str]]) -> None:
+    records = pl.DataFrame(pairs, schema={"title_raw": pl.String, "abstract_raw": pl.String}, orient="row")
+    out = add_identity(normalise_records(records))
+    for title in out["title"].drop_nulls():
+        assert unicodedata.is_normalized("NFC", title)
+        # White space is collapsed and trimmed (control characters are the record gate's business).
+        assert not re.search(r"^\s|\s$|\s\s", title.replace("\x1c", "x").replace("\x1d", "x").replace("\x1e", "x").replace("\x1f", "x"))
+    url_rule = re.compile(LINK_URL_RULE)
+    for links in out["links"]:
+        for link in links:
+            assert url_rule.match(link["url"]), link
+    assert out["paper_id"].drop_nulls().str.len_chars().to_list() == [16] * out["paper_id"].drop_nulls().len()

@@ -9,13 +9,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from paperfeed.contracts import ALL_TABLES, SNAPSHOTS, Column, ContractError, TableContract
+from paperfeed.contracts import ALL_TABLES, ARRIVALS, SNAPSHOTS, Column, ContractError, TableContract
 from paperfeed.gx_io import suites_dir
 
 README = Path(__file__).parents[2] / "README.md"
 
 
-@pytest.mark.parametrize("table", ALL_TABLES, ids=lambda t: t.name)
+@pytest.mark.parametrize("table", (*ALL_TABLES, ARRIVALS), ids=lambda t: t.name)
 def test_readme_documents_every_column_of_every_table(table: TableContract) -> None:
     text = README.read_text(encoding="utf-8")
     section = re.search(rf"#### `{table.name}`\n(.*?)(?=\n#|\Z)", text, re.S)

@@ -1,0 +1,40 @@
+"""Crash points for the kill test (tests/e2e/test_kill.py): with PAPERFEED_CRASH_AT=<point> set,
+the process kills itself with SIGKILL when it reaches that point, as `kill -9` would, leaving
+whatever it had written half done. Unset (always, outside tests), a crash point does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+CRASH_ENV = "PAPERFEED_CRASH_AT"
+
+# Every point, in the order a run reaches them; the kill test kills a run at each one.
+POINTS = (
+    "after_lock",
+    "after_recover",
+    "after_load_state",
+    "after_list",
+    "during_raw_copy",
+    "after_raw_files",
+    "after_arrivals",
+    "after_snapshot_gate",
+    "after_record_gate",
+    "after_plan",
+    "after_publish_gate",
+    "after_docs",
+    "after_write:snapshots",
+    "after_write:appearances",
+    "after_write:papers",
+    "after_write:paper_versions",
+    "after_write:quarantine",
+    "after_runs_commit",
+    "during_duckdb_file",
+    "after_duckdb_file",
+)
+
+
+def crash_point(name: str) -> None:
+    if os.environ.get(CRASH_ENV) == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -1,0 +1,109 @@
+"""Concurrent runs, awkward file names, links out of the landing folder, and `paperfeed rebuild`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import paperfeed, sql_csv, write_landing
+
+from paperfeed.config import SAMPLE_FEED
+from paperfeed.warehouse_io import Warehouse, warehouse_lock
+
+pytestmark = pytest.mark.slow
+
+SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
+
+
+def start(*args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("paperfeed")), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_two_runs_at_once_wait_for_each_other_and_end_as_one_after_the_other(prefect_api: str, tmp_path: Path) -> None:
+    first = write_landing(tmp_path / "first", {p.name: p.read_bytes() for p in SAMPLES[:3]})
+    second = write_landing(tmp_path / "second", {p.name: p.read_bytes() for p in SAMPLES[3:]})
+    together, apart = tmp_path / "together", tmp_path / "apart"
+    runs = [start("run", "-l", str(landing), "-w", str(together), "--year", "2025", "--json") for landing in (first, second)]
+    outputs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outputs
+    for landing in (first, second):
+        paperfeed("run", "-l", str(landing), "-w", str(apart), "--year", "2025")
+    at_once, in_turn = Warehouse(together).current(), Warehouse(apart).current()
+    assert at_once is not None and in_turn is not None
+    assert at_once.number == 2 and at_once.fingerprints == in_turn.fingerprints
+
+
+def test_a_run_that_cannot_get_the_lock_says_who_holds_it(prefect_api: str, tmp_path: Path) -> None:
+    landing = write_landing(tmp_path / "landing", {SAMPLES[0].name: SAMPLES[0].read_bytes()})
+    warehouse = tmp_path / "warehouse"
+    with warehouse_lock(warehouse, "the-holding-run", 0):
+        started = time.monotonic()
+        result = paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", "--wait", "2", expect=3)
+        assert time.monotonic() - started < 60
+    assert f'"pid": {os.getpid()}' in result.stderr and "the-holding-run" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert Warehouse(warehouse).current() is None  # nothing was written by the refused run
+
+
+AWKWARD = [" spaced name.txt", "ünïcödé — дата.txt", "-rf.txt", "--help.txt"]
+
+
+def test_awkward_names_work_links_out_of_the_landing_are_refused_and_nothing_else_is_written(
+    prefect_api: str, tmp_path: Path
+) -> None:
+    landing = write_landing(tmp_path / "land ing", {name: p.read_bytes() for name, p in zip(AWKWARD, SAMPLES)})
+    secret = tmp_path / "outside" / "secret.txt"
+    secret.parent.mkdir()
+    secret.write_text("not for the warehouse")
+    (landing / "link-out.txt").symlink_to(secret)
+    (landing / "link-in.txt").symlink_to(landing / AWKWARD[0])  # inside: fine, and the same bytes
+    before = _tree(landing)
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    warehouse = tmp_path / "ware'house"
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("paperfeed")), "run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", "--json"],
+        cwd=workdir, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 1, result.stderr  # a refused file is an input problem
+    outcomes = {o["source_name"]: o for o in json.loads(result.stdout)["outcomes"]}
+    assert outcomes["link-out.txt"]["status"] == "refused"
+    assert outcomes["link-out.txt"]["reason"] == f"a link to {secret.resolve()}, outside the landing folder"
+    assert outcomes["link-in.txt"]["status"] == "already ingested"
+    assert sorted(n for n, o in outcomes.items() if o["status"] == "accepted") == sorted(AWKWARD)
+    names = {row[0] for row in sql_csv(warehouse, "SELECT source_name FROM snapshots")}
+    assert names == set(AWKWARD)
+    # The landing folder is only read; nothing is written beside the warehouse or where we ran.
+    assert _tree(landing) == before
+    assert list(workdir.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["land ing", "outside", "cwd", "ware'house"])
+    assert not any(hashlib.sha256(secret.read_bytes()).hexdigest() in str(p) for p in warehouse.rglob("*"))
+
+
+def _tree(folder: Path) -> dict[str, tuple[int, float, str]]:
+    return {
+        str(p.relative_to(folder)): (p.lstat().st_size, p.lstat().st_mtime, hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "")
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(prefect_api: str, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    for part in (SAMPLES[:2], SAMPLES[2:]):
+        landing = write_landing(tmp_path / f"landing-{len(part)}", {p.name: p.read_bytes() for p in part})
+        paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025")
+    result = paperfeed("rebuild", "-w", str(warehouse), "--into", str(tmp_path / "rebuilt"), "--json")
+    comparison = json.loads(result.stdout)
+    assert comparison["equal"] is True
+    assert {row["table"] for row in comparison["tables"]} == {"snapshots", "appearances", "papers", "paper_versions", "quarantine"}
+    assert sql_csv(tmp_path / "rebuilt", "SELECT count(*) FROM papers") == [["281"]]
+    refused = paperfeed("rebuild", "-w", str(warehouse), "--into", str(warehouse), expect=2)
+    assert "is not empty" in refused.stderr
