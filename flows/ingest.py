@@ -11,7 +11,7 @@ from prefect.cache_policies import NONE
 
 from paperfeed import archive_io, pipeline
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
-from paperfeed.landing_io import list_landing, read_snapshot
+from paperfeed.landing_io import list_landing, read_snapshot, select
 from paperfeed.snapshot import prepare_snapshot
 from paperfeed.warehouse_io import warehouse_lock
 
@@ -33,8 +33,11 @@ replay = task(name="replay raw archive", cache_policy=NONE)(archive_io.replay)
 check = task(name="quality gate", cache_policy=NONE)(pipeline.check_snapshots)
 plan = task(name="curate", cache_policy=NONE)(pipeline.plan_run)
 publish = task(name="publish", cache_policy=NONE)(pipeline.publish_run)
+finish = task(name="release and report", retries=1, retry_delay_seconds=2, cache_policy=NONE)(pipeline.finish_run)
 
-@flow(name="paperfeed-ingest", log_prints=False)
+# Retried as a whole when it fails (a scheduled run that met a full disk, a lock held too long);
+# the command line turns this off, to answer at once.
+@flow(name="paperfeed-ingest", log_prints=False, retries=2, retry_delay_seconds=300)
 def ingest(
     landing: str,
     warehouse: str,
@@ -42,9 +45,11 @@ def ingest(
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     retry_rejected: bool = False,
     replay_from: str | None = None,
+    only: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Ingest the new files of `landing` into `warehouse` as one dataset version; or, with
-    `replay_from`, every file in that warehouse's raw archive (what `paperfeed rebuild` runs)."""
+    """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
+    named in `only`, if given); or, with `replay_from`, every file in that warehouse's raw archive
+    (what `paperfeed rebuild` runs)."""
     logger = get_run_logger()
     ctx = pipeline.start_run(Path(replay_from or landing), Path(warehouse), year)
     with warehouse_lock(
@@ -53,7 +58,7 @@ def ingest(
         gate = pipeline.open_gate(ctx)
         state = load_state(ctx.warehouse)
         if replay_from is None:
-            found = list_files(ctx.landing)
+            found = select(list_files(ctx.landing), only)
             raws, refused = read_file.map(found.files).result(), found.refused
         else:
             raws, refused = replay(Path(replay_from)), []
@@ -61,7 +66,7 @@ def ingest(
         keep(ctx, raws, new)
         prepared = prepare.map(new, pipeline.years(new, year)).result()
         checked = check(gate, prepared)
-        summary = publish(ctx, state, plan(ctx, state, checked, known, refused), gate)
+        summary = finish(ctx, publish(ctx, state, plan(ctx, state, checked, known, refused), gate))
     create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
     logger.info(summary.message)
     return summary.as_dict()

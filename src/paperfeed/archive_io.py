@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 from pathlib import Path
 
 import polars as pl
 from deltalake import DeltaTable
 
+from paperfeed.atomic_io import write_atomic
 from paperfeed.contracts import ARRIVALS
 from paperfeed.faults import crash_point
 from paperfeed.landing_io import LandingFile, RawSnapshot
@@ -100,11 +100,4 @@ def replay(warehouse: Path) -> list[RawSnapshot]:
 def _store(path: Path, data: bytes) -> None:
     if path.is_file() and path.stat().st_size == len(data):
         return  # content-addressed: the same name is the same bytes
-    path.parent.mkdir(parents=True, exist_ok=True)
-    scratch = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(scratch, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    crash_point("during_raw_copy")
-    os.replace(scratch, path)
+    write_atomic(path, data, crash_at="during_raw_copy")

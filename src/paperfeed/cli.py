@@ -1,49 +1,45 @@
-"""The `paperfeed` command: run the ingest flow, query dataset versions, list them.
+"""The `paperfeed` command: ingest (run, backfill, serve on a schedule), query (sql, versions),
+distribute (export), and rebuild from the raw archive.
 
-Exit codes (also in the README): 0 done; 1 done, but some input was rejected or set aside;
-2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 4 the publish
-gate failed and nothing was published; 5 the run failed otherwise; 6 a rebuild differs from the
-warehouse it was rebuilt from.
+Exit codes (also in the README): 0 done; 1 done, but some input was rejected, set aside or
+refused; 2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 4 the
+publish gate failed and nothing was published; 5 the run failed otherwise; 6 a rebuild differs
+from the warehouse it was rebuilt from.
 """
 
 from __future__ import annotations
 
-import enum
-import json
+import datetime as dt
 import os
-import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from paperfeed import config
+from paperfeed.console import Format, counting, emit, emit_json, err, out, print_run, working
 
 EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED, EXIT_DIFFERS = 0, 1, 2, 3, 4, 5, 6
 
 app = typer.Typer(
     name="paperfeed",
-    help="Curated, versioned dataset of the Hugging Face trending-papers feed.",
+    help="A curated, versioned dataset of the Hugging Face trending-papers feed.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
-
-class Format(str, enum.Enum):
-    table = "table"
-    csv = "csv"
-    json = "json"
-
-
-WarehouseOption = Annotated[
-    Path, typer.Option("--warehouse", "-w", help="Warehouse folder.", file_okay=False)
+# The same option means the same thing in every command.
+Warehouse = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder.", file_okay=False)]
+Landing = Annotated[
+    Path | None, typer.Option("--landing", "-l", help="Folder of snapshot files. Default: the bundled sample feed.")
 ]
+Year = Annotated[int | None, typer.Option("--year", help="Year of snapshots whose header and path give none.")]
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for machines.")]
+Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
+Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another run's lock on the warehouse.")]
+OutputFormat = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 
 
 def fail(message: str, code: int) -> NoReturn:
@@ -53,63 +49,206 @@ def fail(message: str, code: int) -> NoReturn:
 
 @app.command()
 def run(
-    landing: Annotated[
-        Path | None,
-        typer.Option("--landing", "-l", help="Folder of snapshot files. Default: the bundled sample feed."),
-    ] = None,
-    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
-    year: Annotated[
-        int | None, typer.Option(help="Year of snapshots whose header and path give none.")
-    ] = None,
-    wait: Annotated[
-        float, typer.Option(help="Seconds to wait for another run's lock on the warehouse.")
-    ] = config.DEFAULT_LOCK_WAIT_SECONDS,
+    landing: Landing = None,
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    year: Year = None,
+    wait: Wait = config.DEFAULT_LOCK_WAIT_SECONDS,
     retry_rejected: Annotated[
         bool, typer.Option("--retry-rejected", help="Process files rejected before again (after fixing, e.g., --year).")
     ] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the run summary as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    as_json: Json = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Ingest a landing folder into the warehouse as one new dataset version."""
-    if landing is None:
-        landing = config.SAMPLE_FEED
-        year = config.SAMPLE_FEED_YEAR if year is None else year
-    if not landing.is_dir():  # fail fast, before Prefect starts
-        fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
-    summary = _ingest(verbose, landing=str(landing), warehouse=str(warehouse), year=year,
-                      lock_wait_seconds=wait, retry_rejected=retry_rejected)
-    if as_json:
-        out.print_json(json.dumps(summary, default=str))
-    else:
-        _print_summary(summary)
+    """Ingest the new files of a landing folder as one new dataset version."""
+    landing, year = _landing(landing, year)
+    with working(f"ingesting {landing}"):
+        summary = _ingest(verbose, landing=str(landing), warehouse=str(warehouse), year=year,
+                          lock_wait_seconds=wait, retry_rejected=retry_rejected)
+    emit_json(summary) if as_json else print_run(summary)
     raise typer.Exit(EXIT_INPUT_PROBLEMS if summary["had_input_problems"] else EXIT_OK)
+
+
+@app.command()
+def backfill(
+    names: Annotated[list[str] | None, typer.Argument(help="Files to ingest, relative to the landing folder. Default: all.")] = None,
+    landing: Landing = None,
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    year: Year = None,
+    since: Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="Only snapshots dated on or after this day.")] = None,
+    until: Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Only snapshots dated on or before this day.")] = None,
+    wait: Wait = config.DEFAULT_LOCK_WAIT_SECONDS,
+    as_json: Json = False,
+    verbose: Verbose = False,
+) -> None:
+    """Ingest snapshot files one run each, in date order (files without a date last)."""
+    from paperfeed.backfill import plan_backfill
+    from paperfeed.landing_io import LandingError
+
+    landing, year = _landing(landing, year)
+    try:
+        order = plan_backfill(landing, names, year, since.date() if since else None, until.date() if until else None)
+    except LandingError as error:
+        fail(str(error), EXIT_USAGE)
+    if not order:
+        fail("no snapshot file matches", EXIT_USAGE)
+    summaries = []
+    with counting("backfilling", len(order)) as bar:
+        for name in order:
+            bar.update(bar.task_ids[0], description=f"backfilling {name}")
+            summaries.append(_ingest(verbose, landing=str(landing), warehouse=str(warehouse), year=year,
+                                     lock_wait_seconds=wait, only=[name]))
+            bar.advance(bar.task_ids[0])
+    if as_json:
+        emit_json(summaries)
+    else:
+        table = Table("file", "status", "date", "dataset version", "message", title=f"backfill of {len(order)} files")
+        for name, s in zip(order, summaries):
+            o = s["outcomes"][0] if s["outcomes"] else {"status": "", "snapshot_date": ""}
+            table.add_row(name, o["status"], o["snapshot_date"] or "", str(s["dataset_version"] or ""), s["message"])
+        out.print(table)
+    raise typer.Exit(EXIT_INPUT_PROBLEMS if any(s["had_input_problems"] for s in summaries) else EXIT_OK)
+
+
+@app.command()
+def serve(
+    landing: Landing = None,
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    year: Year = None,
+    cron: Annotated[str, typer.Option(help="When to run (cron, in --timezone).")] = config.DEFAULT_CRON,
+    timezone: Annotated[str, typer.Option(help="Time zone of --cron.")] = "UTC",
+    name: Annotated[str, typer.Option(help="Name of the Prefect deployment.")] = config.DEFAULT_DEPLOYMENT,
+) -> None:
+    """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
+    landing, year = _landing(landing, year)
+    if not os.environ.get("PREFECT_API_URL"):
+        fail("serve needs a Prefect server: start one with `prefect server start`, then "
+             "export PREFECT_API_URL=http://127.0.0.1:4200/api", EXIT_USAGE)
+    _prefect_defaults(verbose=True)
+    from prefect.types.entrypoint import EntrypointType
+    from prefect.schedules import Cron
+
+    from paperfeed_flows.ingest import ingest
+
+    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year}
+    err.print(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops", highlight=False)
+    ingest.serve(
+        name=name,
+        schedule=Cron(cron, timezone=timezone),
+        parameters=parameters,
+        limit=1,  # one run at a time (the warehouse lock would make a second one wait anyway)
+        entrypoint_type=EntrypointType.MODULE_PATH,  # runs import paperfeed_flows, wherever serve started
+        print_starting_message=False,
+    )
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, quarantine, runs, arrivals.")],
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
+    format: OutputFormat = Format.table,
+    as_json: Json = False,
+) -> None:
+    """Run SQL in DuckDB over one dataset version."""
+    import duckdb
+
+    from paperfeed.duckdb_io import open_version
+    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.warehouse_io import WarehouseError
+
+    try:
+        con, _ = open_version(Store(warehouse), version)
+        relation = con.sql(query)
+    except WarehouseError as error:
+        fail(str(error), EXIT_USAGE)
+    except duckdb.Error as error:
+        fail(f"SQL failed: {error}", EXIT_USAGE)
+    if relation is None:
+        fail("the statement returned no rows; paperfeed sql runs queries, not commands", EXIT_USAGE)
+    emit(relation.pl(), Format.json if as_json else format)
+
+
+@app.command()
+def versions(
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    format: OutputFormat = Format.table,
+    as_json: Json = False,
+) -> None:
+    """List the dataset versions, oldest first, with their run and counts."""
+    from paperfeed.warehouse_io import Warehouse as Store
+
+    published = Store(warehouse).published().select(
+        "dataset_version", "run_id", "finished_at", "n_accepted", "n_duplicate", "n_rejected",
+        "n_quarantined", "n_new_papers", "n_updated_papers", "n_papers", "n_appearances",
+    )
+    if published.is_empty():
+        fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", EXIT_USAGE)
+    emit(published, Format.json if as_json else format)
+
+
+@app.command()
+def export(
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
+    wait: Wait = config.DEFAULT_LOCK_WAIT_SECONDS,
+    as_json: Json = False,
+) -> None:
+    """Write the Parquet release of a dataset version into <warehouse>/releases/ (if not there yet)."""
+    import json
+
+    from paperfeed.release_io import MANIFEST, write_release
+    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.warehouse_io import WarehouseError, WarehouseLocked, warehouse_lock
+
+    store = Store(warehouse)
+    try:
+        current = store.current()
+        number = version if version is not None else current.number if current else None
+        if number is None:
+            fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", EXIT_USAGE)
+        store.version(number)  # an unknown version fails here, before the lock
+        with warehouse_lock(store.root, f"export-v{number}", wait), working(f"writing release v{number:04d}"):
+            folder = write_release(store, number)
+    except WarehouseLocked as error:
+        fail(str(error), EXIT_LOCKED)
+    except WarehouseError as error:
+        fail(str(error), EXIT_USAGE)
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    if as_json:
+        emit_json({"release": str(folder), **manifest})
+        return
+    table = Table("file", "rows", "bytes", "sha256", title=f"release {manifest['release']} in {folder}")
+    for f in manifest["files"]:
+        table.add_row(f["path"], "" if f["rows"] is None else f"{f['rows']:,}", f"{f['bytes']:,}", f["sha256"][:16] + "…")
+    out.print(table)
+    out.print(f"index of all releases: {folder.parent / 'index.html'}", highlight=False)
 
 
 @app.command()
 def rebuild(
     into: Annotated[Path, typer.Option("--into", help="Empty folder for the rebuilt warehouse.", file_okay=False)],
-    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    as_json: Json = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Recreate every table from the warehouse's raw archive alone, into a new folder, and
-    compare each table's content fingerprint with the warehouse's current version."""
+    """Recreate every table from the raw archive alone, into a new folder; compare fingerprints."""
     from paperfeed.archive_io import arrivals
-    from paperfeed.warehouse_io import Warehouse
+    from paperfeed.warehouse_io import Warehouse as Store
 
     if into.exists() and any(into.iterdir()):
         fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
     if arrivals(warehouse.resolve()).is_empty():
         fail(f"{warehouse} has no raw archive to rebuild from", EXIT_USAGE)
-    _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
-    source, rebuilt = Warehouse(warehouse).current(), Warehouse(into).current()
+    with working(f"rebuilding {warehouse} into {into}"):
+        _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
+    source, rebuilt = Store(warehouse).current(), Store(into).current()
     rows = [
         {"table": name, "source": digest, "rebuilt": rebuilt.fingerprints.get(name) if rebuilt else None}
         for name, digest in (source.fingerprints if source else {}).items()
     ]
     same = bool(rows) and all(r["source"] == r["rebuilt"] for r in rows)
     if as_json:
-        out.print_json(json.dumps({"equal": same, "tables": rows}))
+        emit_json({"equal": same, "tables": rows})
     else:
         table = Table("table", "fingerprint in the warehouse", "rebuilt", "", title=f"rebuilt into {into}")
         for r in rows:
@@ -121,8 +260,17 @@ def rebuild(
     raise typer.Exit(EXIT_OK if same else EXIT_DIFFERS)
 
 
+def _landing(landing: Path | None, year: int | None) -> tuple[Path, int | None]:
+    """The landing folder (the bundled sample feed, with its year, by default); must exist."""
+    if landing is None:
+        landing, year = config.SAMPLE_FEED, config.SAMPLE_FEED_YEAR if year is None else year
+    if not landing.is_dir():  # fail fast, before Prefect starts
+        fail(f"landing folder {landing} does not exist or is not a folder", EXIT_USAGE)
+    return landing, year
+
+
 def _ingest(verbose: bool, **parameters: object) -> dict[str, Any]:
-    """Run the ingest flow; its expected failures become one line and an exit code."""
+    """Run the ingest flow once, here and now; its expected failures become one line and an exit code."""
     _prefect_defaults(verbose)
     from paperfeed.landing_io import LandingError
     from paperfeed.pipeline import PublishBlocked
@@ -130,7 +278,8 @@ def _ingest(verbose: bool, **parameters: object) -> dict[str, Any]:
     from paperfeed_flows.ingest import ingest
 
     try:
-        summary: dict[str, Any] = ingest(**parameters)
+        # No flow-level retries on the command line: the operator gets the answer at once.
+        summary: dict[str, Any] = ingest.with_options(retries=0)(**parameters)
     except WarehouseLocked as error:
         fail(str(error), EXIT_LOCKED)
     except PublishBlocked as error:
@@ -140,101 +289,6 @@ def _ingest(verbose: bool, **parameters: object) -> dict[str, Any]:
     except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", EXIT_FAILED)
     return summary
-
-
-@app.command()
-def sql(
-    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, quarantine, runs.")],
-    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
-    version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-) -> None:
-    """Run SQL in DuckDB over one dataset version."""
-    import duckdb
-
-    from paperfeed.duckdb_io import open_version
-    from paperfeed.warehouse_io import Warehouse, WarehouseError
-
-    try:
-        con, _ = open_version(Warehouse(warehouse), version)
-        relation = con.sql(query)
-    except WarehouseError as error:
-        fail(str(error), EXIT_USAGE)
-    except duckdb.Error as error:
-        fail(f"SQL failed: {error}", EXIT_USAGE)
-    if relation is None:
-        fail("the statement returned no rows; paperfeed sql runs queries, not commands", EXIT_USAGE)
-    emit(relation.pl(), format)
-
-
-@app.command()
-def versions(
-    warehouse: WarehouseOption = config.DEFAULT_WAREHOUSE,
-    format: Annotated[Format, typer.Option("--format", "-f", help="Output format.")] = Format.table,
-) -> None:
-    """List the dataset versions, oldest first, with their run and counts."""
-    from paperfeed.warehouse_io import Warehouse
-
-    published = Warehouse(warehouse).published().select(
-        "dataset_version", "run_id", "finished_at", "n_accepted", "n_duplicate", "n_rejected",
-        "n_new_papers", "n_updated_papers", "n_papers", "n_appearances",
-    )
-    if published.is_empty():
-        fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", EXIT_USAGE)
-    emit(published, format)
-
-
-def emit(frame: pl.DataFrame, format: Format) -> None:
-    """Write a result to stdout: a table for people, CSV or JSON (one object per row) for machines."""
-    if format is Format.json:
-        sys.stdout.write(frame.write_json() + "\n")
-        return
-    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
-    flat = frame.with_columns(pl.col(name).map_elements(_to_json, return_dtype=pl.String) for name in nested)
-    if format is Format.csv:
-        sys.stdout.write(flat.write_csv())
-        return
-    table = Table(*flat.columns, show_lines=False)
-    for row in flat.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
-    out.print(f"{frame.height} row{'s' if frame.height != 1 else ''}", style="dim")
-
-
-def _to_json(value: object) -> str:
-    return json.dumps(value.to_list() if isinstance(value, pl.Series) else value, ensure_ascii=False, default=str)
-
-
-def _print_summary(summary: dict[str, object]) -> None:
-    outcomes = summary["outcomes"]
-    assert isinstance(outcomes, list)
-    table = Table(title=f"run {summary['run_id']}")
-    table.add_column("file", overflow="fold")
-    table.add_column("status", no_wrap=True)
-    table.add_column("date", no_wrap=True)
-    table.add_column("records", justify="right")
-    table.add_column("set aside", justify="right")
-    table.add_column("reason", ratio=1)
-    style = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "already ingested": "dim"}
-    for o in outcomes:
-        table.add_row(
-            o["source_name"], f"[{style.get(o['status'], '')}]{o['status']}[/]", o["snapshot_date"] or "",
-            str(o["n_records"]), str(o["n_quarantined"] or ""), o["reason"] or "",
-        )
-    if outcomes:
-        out.print(table)
-    out.print(f"[bold]{summary['message']}[/]")
-    out.print(
-        f"papers: {summary['n_papers']} ({summary['n_new_papers']} new, {summary['n_updated_papers']} updated); "
-        f"appearances: {summary['n_appearances']}; warehouse: {summary['warehouse']}",
-        highlight=False,
-    )
-    if summary["n_quarantined"]:
-        out.print(
-            f"{summary['n_quarantined']} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False
-        )
-    if summary.get("quality_report"):
-        out.print(f"data-quality report: {summary['quality_report']}", highlight=False)
 
 
 def _prefect_defaults(verbose: bool) -> None:

@@ -13,3 +13,6 @@ SAMPLE_FEED_YEAR = 2025
 DEFAULT_WAREHOUSE = Path("warehouse")
 # How long a run waits for another run's lock on the same warehouse before giving up.
 DEFAULT_LOCK_WAIT_SECONDS = 600.0
+# The scheduled deployment (`paperfeed serve`): daily, after the feed has turned over.
+DEFAULT_CRON = "0 6 * * *"
+DEFAULT_DEPLOYMENT = "daily"

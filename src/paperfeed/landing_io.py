@@ -74,5 +74,16 @@ def list_landing(landing: Path) -> Landing:
     return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused)
 
 
+def select(landing: Landing, names: list[str] | None) -> Landing:
+    """Only the named files (names relative to the landing folder); all of them without names."""
+    if names is None:
+        return landing
+    found = {f.source_name: f for f in landing.files}
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise LandingError(f"not in the landing folder: {', '.join(missing)}")
+    return Landing([found[n] for n in names], [r for r in landing.refused if r.source_name in names])
+
+
 def read_snapshot(file: LandingFile) -> RawSnapshot:
     return RawSnapshot(file, file.path.read_bytes())

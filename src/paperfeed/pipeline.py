@@ -5,6 +5,7 @@
       -> check_snapshots (quality gate: reject files, set records aside)
       -> plan_run (curate)
       -> publish_run (publish gate, then Delta tables, the runs commit, the DuckDB file, Data Docs)
+      -> finish_run (the release of the current version, if missing, and this run's report)
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from paperfeed.gx_io import QualityGate
 from paperfeed.faults import crash_point
 from paperfeed.landing_io import RawSnapshot, Refused
 from paperfeed.snapshot import PreparedSnapshot
-from paperfeed.summary import RunSummary, SnapshotOutcome
+from paperfeed.release_io import write_release, write_run_report
+from paperfeed.summary import RunSummary, SnapshotOutcome, feed_by_date
 from paperfeed.warehouse_io import DatasetVersion, Warehouse
 
 
@@ -234,6 +236,24 @@ def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) ->
         log.warning("dataset version %s is published, but the DuckDB file was not rewritten: %s", version.number, error)
     crash_point("after_duckdb_file")
     return replace(summary, message=message, dataset_version=version.number, quality_report=str(report) if report else None)
+
+
+def finish_run(ctx: RunContext, summary: RunSummary) -> RunSummary:
+    """Write the release of the current version (a no-op run repairs one a killed run missed) and
+    this run's report. The data is published already; a failure here is logged, not fatal."""
+    store = Warehouse(ctx.warehouse)
+    current = store.current()
+    release = None
+    try:
+        if current is not None:
+            release = str(write_release(store, current.number))
+        tables = store.read(current)
+        summary = replace(summary, release=release)
+        report = write_run_report(store, summary.as_dict(), feed_by_date(tables.appearances))
+        return replace(summary, run_report=str(report))
+    except Exception as error:  # noqa: BLE001 - published already; export or the next run retries
+        log.warning("the release or run report of %s was not written: %s", ctx.run_id, error)
+        return replace(summary, release=release)
 
 
 def _publish_gate(gate: QualityGate, tables: Tables, runs: pl.DataFrame) -> str:

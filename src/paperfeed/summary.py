@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import polars as pl
+
 
 @dataclass(frozen=True)
 class SnapshotOutcome:
@@ -30,6 +32,8 @@ class RunSummary:
     n_appearances: int = 0
     message: str = ""
     quality_report: str | None = None
+    run_report: str | None = None
+    release: str | None = None
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -60,6 +64,8 @@ class RunSummary:
             f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
             f"| appearances | {self.n_appearances} |",
             f"| warehouse | `{self.warehouse}` |",
+            f"| run report | {f'[{self.run_report}](file://{self.run_report})' if self.run_report else '—'} |",
+            f"| release | {f'[{self.release}](file://{self.release})' if self.release else '—'} |",
             f"| data-quality report | {f'[Data Docs](file://{self.quality_report})' if self.quality_report else '—'} |",
             "",
             "| file | status | date | records | quarantined | reason |",
@@ -71,3 +77,16 @@ class RunSummary:
                 f"| `{o.source_name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {o.n_quarantined} | {reason} |"
             )
         return "\n".join(lines) + "\n"
+
+
+def feed_by_date(appearances: pl.DataFrame) -> list[tuple[str, int, int]]:
+    """Per snapshot date: papers on the feed that day for the first time, and papers returning."""
+    days = (
+        appearances.group_by("snapshot_date")
+        .agg(
+            new=pl.col("paper_id").filter(pl.col("is_new")).n_unique(),
+            returning=pl.col("paper_id").filter(~pl.col("is_new")).n_unique(),
+        )
+        .sort("snapshot_date")
+    )
+    return [(str(d), int(n), int(r)) for d, n, r in days.iter_rows()]

@@ -1,0 +1,26 @@
+"""Backfill: which snapshot files to ingest, one run each, and in which order (their dates)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from paperfeed.landing_io import list_landing, read_snapshot, select
+from paperfeed.snapshot import prepare_snapshot
+
+
+def plan_backfill(
+    landing: Path, names: list[str] | None, year: int | None, since: dt.date | None, until: dt.date | None
+) -> list[str]:
+    """The named files (all, without names) dated within [since, until], in date order; files whose
+    date cannot be read come last (their runs will say why), in name order."""
+    files = select(list_landing(landing), names).files
+    dated = [(prepare_snapshot(read_snapshot(f), year).snapshot_date, f.source_name) for f in files]
+    within = [
+        (day, name)
+        for day, name in dated
+        if day is None or ((since is None or day >= since) and (until is None or day <= until))
+    ]
+    if since is not None or until is not None:
+        within = [(day, name) for day, name in within if day is not None]
+    return [name for day, name in sorted(within, key=lambda item: (item[0] is None, item[0] or dt.date.min, item[1]))]

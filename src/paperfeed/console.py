@@ -1,0 +1,101 @@
+"""What the command line prints: tables for people, CSV or JSON for machines, progress on stderr.
+
+Results go to stdout; progress, waiting and errors go to stderr, so `--json` output pipes cleanly.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+out = Console()
+err = Console(stderr=True)
+STATUS_STYLE = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "refused": "red", "already ingested": "dim"}
+
+
+class Format(str, enum.Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+
+
+def emit(frame: pl.DataFrame, format: Format) -> None:
+    """A result on stdout: a table for people, CSV or JSON (one object per row) for machines."""
+    if format is Format.json:
+        sys.stdout.write(frame.write_json() + "\n")
+        return
+    nested = [name for name, dtype in frame.schema.items() if dtype.is_nested()]
+    flat = frame.with_columns(pl.col(name).map_elements(_to_json, return_dtype=pl.String) for name in nested)
+    if format is Format.csv:
+        sys.stdout.write(flat.write_csv())
+        return
+    table = Table(*flat.columns, show_lines=False)
+    for row in flat.iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    out.print(f"{frame.height} row{'s' if frame.height != 1 else ''}", style="dim")
+
+
+def emit_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, default=str, ensure_ascii=False, indent=2) + "\n")
+
+
+def _to_json(value: object) -> str:
+    return json.dumps(value.to_list() if isinstance(value, pl.Series) else value, ensure_ascii=False, default=str)
+
+
+@contextmanager
+def working(message: str) -> Iterator[None]:
+    """A spinner with the elapsed time on stderr while something takes a moment."""
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=err, transient=True) as bar:
+        bar.add_task(message, total=None)
+        yield
+
+
+@contextmanager
+def counting(message: str, total: int) -> Iterator[Progress]:
+    """A progress bar over `total` steps on stderr; advance it with `.advance(0)`."""
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        bar.add_task(message, total=total)
+        yield bar
+
+
+def print_run(summary: dict[str, Any]) -> None:
+    """The end of a run: every file and what became of it, then the totals and where to look."""
+    outcomes = summary["outcomes"]
+    if outcomes:
+        table = Table(title=f"run {summary['run_id']}")
+        table.add_column("file", overflow="fold")
+        table.add_column("status", no_wrap=True)
+        table.add_column("date", no_wrap=True)
+        table.add_column("records", justify="right")
+        table.add_column("set aside", justify="right")
+        table.add_column("reason", ratio=1)
+        for o in outcomes:
+            table.add_row(
+                o["source_name"], f"[{STATUS_STYLE.get(o['status'], '')}]{o['status']}[/]", o["snapshot_date"] or "",
+                str(o["n_records"]), str(o["n_quarantined"] or ""), o["reason"] or "",
+            )
+        out.print(table)
+    out.print(f"[bold]{summary['message']}[/]")
+    totals = Table(show_header=False, box=None, padding=(0, 2))
+    counts = {s: sum(1 for o in outcomes if o["status"] == s) for s in STATUS_STYLE}
+    totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
+    totals.add_row("papers", f"{summary['n_new_papers']} new, {summary['n_updated_papers']} updated, {summary['n_papers']} in all")
+    totals.add_row("dataset version", str(summary["dataset_version"] or "none yet"))
+    for label, key in (("run report", "run_report"), ("release", "release"), ("data-quality report", "quality_report")):
+        if summary.get(key):
+            totals.add_row(label, str(summary[key]))
+    out.print(totals, highlight=False)
+    if summary["n_quarantined"]:
+        out.print(f"{summary['n_quarantined']} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)

@@ -1,0 +1,112 @@
+"""Releases for download: what a release holds and says about itself. Pure; release_io writes it.
+
+    v0003/
+      papers.parquet ... runs.parquet    one zstd Parquet file per table, as in dataset version 3
+      changes/added.csv updated.csv removed.csv   paper_ids changed since version 2
+      README.md                          dataset card, Hugging Face front matter (configs/data_files)
+      manifest.json                      written last: version, created, sources, and per file
+                                         its rows, bytes, sha256 and schema
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+
+from paperfeed.changes import Changes
+from paperfeed.contracts import ALL_TABLES, PAPERS, TableContract
+
+RELEASE_TABLES: tuple[TableContract, ...] = ALL_TABLES
+CHANGE_KINDS = ("added", "updated", "removed")
+DATASET_NAME = "paperfeed"
+
+
+def release_name(version: int) -> str:
+    return f"v{version:04d}"
+
+
+def changes_frames(changes: Changes) -> dict[str, pl.DataFrame]:
+    return {kind: pl.DataFrame({"paper_id": getattr(changes, kind)}, schema={"paper_id": pl.String}) for kind in CHANGE_KINDS}
+
+
+def manifest(
+    version: int,
+    run_id: str,
+    created: dt.datetime,
+    snapshots: pl.DataFrame,
+    files: list[dict[str, Any]],
+    previous_version: int | None,
+    changes: Changes,
+) -> dict[str, Any]:
+    return {
+        "dataset": DATASET_NAME,
+        "version": version,
+        "release": release_name(version),
+        "created": created.isoformat(timespec="seconds"),
+        "run_id": run_id,
+        "source_snapshots": snapshots.select(
+            "snapshot_id", "source_name", pl.col("snapshot_date").cast(pl.String), "status", "n_records"
+        ).to_dicts(),
+        "changes": {
+            "previous_version": previous_version,
+            **{kind: len(getattr(changes, kind)) for kind in CHANGE_KINDS},
+        },
+        "files": files,
+    }
+
+
+def dataset_card(version: int, created: dt.datetime, rows: dict[str, int], changes: Changes, previous: int | None) -> str:
+    """README.md of a release: Hugging Face dataset-card front matter, then what the data is."""
+    configs = []
+    for table in RELEASE_TABLES:
+        configs += [
+            f"- config_name: {table.name}",
+            *(["  default: true"] if table is PAPERS else []),
+            "  data_files:",
+            "  - split: train",
+            f"    path: {table.name}.parquet",
+        ]
+    front = [
+        "---",
+        "pretty_name: paperfeed (Hugging Face trending papers, curated)",
+        "license: other",
+        "language:",
+        "- en",
+        "tags:",
+        "- papers",
+        "- arxiv",
+        "- trending",
+        "configs:",
+        *configs,
+        "---",
+    ]
+    since = f"since version {previous}" if previous else "(first release)"
+    body = [
+        f"# paperfeed, dataset version {version}",
+        "",
+        "Papers seen on the Hugging Face trending-papers feed, curated from dated snapshots of the page:",
+        "one row per paper, per sighting, per snapshot file and per abstract version, each with its",
+        f"data-quality record. Built by paperfeed on {created:%Y-%m-%d}; `manifest.json` lists every",
+        "file with its rows, bytes and sha256.",
+        "",
+        "| table | rows | what a row is |",
+        "|---|---|---|",
+        *[f"| `{t.name}` | {rows.get(t.name, 0):,} | {t.meaning} |" for t in RELEASE_TABLES],
+        "",
+        f"Changes {since}: {len(changes.added)} papers added, {len(changes.updated)} updated, "
+        f"{len(changes.removed)} removed (paper_ids in `changes/`).",
+        "",
+        "Titles and abstracts are the authors' (from arXiv, as shown by Hugging Face); check each",
+        "paper's own license before reuse. `paper_id` is the first 16 hex digits of the sha256 of the",
+        "normalised title.",
+        "",
+        "## Columns",
+        "",
+    ]
+    for table in RELEASE_TABLES:
+        body += [f"### `{table.name}`", "", "| column | meaning |", "|---|---|"]
+        body += [f"| `{c.name}` | {c.meaning} |" for c in table.columns]
+        body.append("")
+    return "\n".join(front + [""] + body)

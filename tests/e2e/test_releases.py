@@ -1,0 +1,174 @@
+"""Releases for download: every file the manifest lists re-reads with its rows and sha256; the
+changes, the dataset card, `latest` and the index page say what they should."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import polars as pl
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from helpers import paperfeed, write_landing
+from PIL import Image
+
+from paperfeed.config import SAMPLE_FEED
+from paperfeed.contracts import ALL_TABLES
+from paperfeed.pages import NEW, RETURNING
+
+pytestmark = pytest.mark.slow
+SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
+
+
+@pytest.fixture(scope="module")
+def warehouse(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("releases")
+    warehouse = root / "warehouse"
+    for i, part in enumerate((SAMPLES[:3], SAMPLES)):
+        landing = write_landing(root / f"landing-{i}", {p.name: p.read_bytes() for p in part})
+        paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025")
+    return warehouse
+
+
+def manifest(warehouse: Path, version: int) -> dict:  # type: ignore[type-arg]
+    return json.loads((warehouse / "releases" / f"v{version:04d}" / "manifest.json").read_text())
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_file_in_the_manifest_rereads_with_its_rows_bytes_sha256_and_schema(warehouse: Path, version: int) -> None:
+    release = warehouse / "releases" / f"v{version:04d}"
+    listed = manifest(warehouse, version)
+    assert listed["version"] == version and listed["release"] == release.name
+    for entry in listed["files"]:
+        data = (release / entry["path"]).read_bytes()
+        assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
+        if entry["path"].endswith(".parquet"):
+            assert pl.read_parquet(release / entry["path"]).height == entry["rows"]
+            assert [f["name"] for f in entry["schema"]] == pq.read_schema(release / entry["path"]).names
+        elif entry["path"].endswith(".csv"):
+            assert pl.read_csv(release / entry["path"]).height == entry["rows"]
+    on_disk = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
+    assert on_disk == {f["path"] for f in listed["files"]} | {"manifest.json"}
+    assert {f["table"] for f in listed["files"]} >= {t.name for t in ALL_TABLES}
+
+
+def test_a_release_holds_its_versions_data(warehouse: Path) -> None:
+    sizes = {v: {f["table"]: f["rows"] for f in manifest(warehouse, v)["files"]} for v in (1, 2)}
+    assert (sizes[1]["papers"], sizes[1]["appearances"], sizes[1]["snapshots"]) == (215, 237, 3)
+    assert (sizes[2]["papers"], sizes[2]["appearances"], sizes[2]["snapshots"]) == (281, 374, 5)
+    assert [s["source_name"] for s in manifest(warehouse, 2)["source_snapshots"]] == [p.name for p in SAMPLES]
+
+
+def test_the_changes_are_the_paper_ids_that_differ_between_the_two_releases(warehouse: Path) -> None:
+    releases = warehouse / "releases"
+    old = pl.read_parquet(releases / "v0001" / "papers.parquet")
+    new = pl.read_parquet(releases / "v0002" / "papers.parquet")
+    added = set(new["paper_id"]) - set(old["paper_id"])
+    both = old.join(new, on="paper_id", suffix="_new")
+    updated = {
+        row["paper_id"] for row in both.to_dicts()
+        if any(row[c] != row[f"{c}_new"] for c in old.columns if c != "paper_id")
+    }
+    changes = {kind: set(pl.read_csv(releases / "v0002" / "changes" / f"{kind}.csv")["paper_id"]) for kind in ("added", "updated", "removed")}
+    assert changes == {"added": added, "updated": updated, "removed": set()}
+    assert len(added) == 66 and updated  # papers seen again got new last_seen / times_seen
+    assert manifest(warehouse, 2)["changes"] == {"previous_version": 1, "added": 66, "updated": len(updated), "removed": 0}
+
+
+def test_the_dataset_card_can_be_uploaded_to_the_hub_as_is(warehouse: Path) -> None:
+    release = warehouse / "releases" / "v0002"
+    text = (release / "README.md").read_text()
+    front = yaml.safe_load(text.split("---\n")[1])
+    configs = {c["config_name"]: c for c in front["configs"]}
+    assert set(configs) == {t.name for t in ALL_TABLES}
+    assert configs["papers"].get("default") is True
+    for config in configs.values():
+        assert all((release / f["path"]).is_file() for f in config["data_files"])
+    assert "# paperfeed, dataset version 2" in text and "| `papers` | 281 |" in text
+
+
+def test_latest_moves_to_the_newest_complete_release_only(warehouse: Path) -> None:
+    releases = warehouse / "releases"
+    assert json.loads((releases / "latest.json").read_text())["version"] == 2
+    assert (releases / "latest").resolve() == (releases / "v0002").resolve()
+    paperfeed("export", "-w", str(warehouse), "--version", "1")  # an older release: latest stays
+    assert json.loads((releases / "latest.json").read_text())["version"] == 2
+
+
+def test_export_recreates_a_missing_release_and_cleans_up_after_a_dead_writer(warehouse: Path) -> None:
+    releases = warehouse / "releases"
+    shutil.rmtree(releases / "v0001")
+    (releases / ".building-v0001-99999").mkdir()  # what a killed export would leave
+    result = json.loads(paperfeed("export", "-w", str(warehouse), "--version", "1", "--json").stdout)
+    assert result["version"] == 1 and (releases / "v0001" / "manifest.json").is_file()
+    assert not list(releases.glob(".building-*"))
+    assert paperfeed("export", "-w", str(warehouse), "--version", "9", expect=2).stderr.count("does not exist") == 1
+
+
+def test_the_index_page_links_every_file_with_size_rows_and_checksum(warehouse: Path) -> None:
+    releases = warehouse / "releases"
+    html = (releases / "index.html").read_text()
+    for version in (1, 2):
+        for entry in manifest(warehouse, version)["files"]:
+            link = f'href="v{version:04d}/{entry["path"]}"'
+            assert link in html and (releases / f"v{version:04d}" / entry["path"]).is_file()
+            assert entry["sha256"] in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+    assert "<script" not in html
+
+
+# --- the pages, as a browser shows them ------------------------------------------------------
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--hide-scrollbars",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--window-size=1200,1600",
+]
+
+
+def render(page: Path, tmp_path: Path) -> tuple[str, Image.Image]:
+    """The page's DOM after rendering, and a screenshot of it, from headless Chromium."""
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        message = "Chromium is not installed (bash scripts/setup.sh --with-browser installs it)"
+        if os.environ.get("PAPERFEED_REQUIRE_BROWSER"):
+            pytest.fail(message)
+        pytest.skip(message)
+    profile = ["--user-data-dir=" + str(tmp_path / "profile")]
+    url = page.resolve().as_uri()
+    dom = subprocess.run([browser, *CHROMIUM_FLAGS, *profile, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, *CHROMIUM_FLAGS, *profile, f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert dom.returncode == 0 and shot.is_file(), dom.stderr[-2000:]
+    return dom.stdout, Image.open(shot).convert("RGB")
+
+
+def pixels_near(image: Image.Image, colour: str, tolerance: int = 12) -> int:
+    target = tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return sum(1 for p in image.get_flattened_data() if all(abs(a - b) <= tolerance for a, b in zip(p, target)))
+
+
+def test_the_run_report_shows_the_files_and_the_feed_over_time(warehouse: Path, tmp_path: Path) -> None:
+    report = max((warehouse / "reports").glob("*.html"), key=lambda p: p.stat().st_mtime)
+    dom, shot = render(report, tmp_path)
+    assert "published dataset version 2" in dom
+    for sample in SAMPLES[3:]:
+        assert f"<code>{sample.name}</code>" in dom
+    assert dom.count('class="new"') == 4 and dom.count('class="returning"') == 4  # four snapshot dates
+    for day in ("2025-03-11", "2025-03-14", "2025-03-17", "2025-03-21"):
+        assert f">{day}</text>" in dom
+    assert pixels_near(shot, NEW) > 3000 and pixels_near(shot, RETURNING) > 1000  # the bars are painted
+    assert pixels_near(shot, "#f4f6f8") > 2000  # and the table's header row
+
+
+def test_the_release_page_shows_every_release_with_its_files(warehouse: Path, tmp_path: Path) -> None:
+    dom, shot = render(warehouse / "releases" / "index.html", tmp_path)
+    assert dom.index('id="v0002"') < dom.index('id="v0001"')  # newest first
+    assert dom.count(">papers.parquet</a>") == 2
+    assert ">281</td>" in dom and ">374</td>" in dom and ">215</td>" in dom
+    assert manifest(warehouse, 2)["files"][0]["sha256"][:16] in dom
+    assert pixels_near(shot, "#f4f6f8") > 4000  # two tables' header rows
+    assert pixels_near(shot, "#111111", tolerance=40) > 5000  # text
