@@ -81,7 +81,8 @@ def run_steps(warehouse: Path, raws: list[RawSnapshot], year: int | None = 2025,
     pipeline.archive(ctx, raws, new)
     prepared_ = [prepare_snapshot(raw, y) for raw, y in zip(new, pipeline.years(new, year))]
     checked = pipeline.check_snapshots(gate, prepared_)
-    return pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, checked, known), gate)
+    summary = pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, checked, known), gate)
+    return pipeline.finish_run(ctx, summary)
 
 
 def write_landing(folder: Path, files: dict[str, bytes]) -> Path:

@@ -21,6 +21,7 @@ from paperfeed.atomic_io import write_atomic
 from paperfeed.contracts import ARRIVALS
 from paperfeed.faults import crash_point
 from paperfeed.landing_io import LandingFile, RawSnapshot
+from paperfeed.warehouse_io import Warehouse
 
 RAW_DIR = "raw"
 ARRIVALS_DIR = "arrivals"
@@ -80,9 +81,12 @@ def arrivals(warehouse: Path) -> pl.DataFrame:
 
 
 def replay(warehouse: Path) -> list[RawSnapshot]:
-    """The archived files as the runs that processed them saw them, in the order they processed
-    them: for each file its last processing (a retried rejection counts with its retry's year)."""
-    log = arrivals(warehouse).filter(pl.col("processed"))
+    """The archived files as the published runs that processed them saw them, in the order they
+    processed them: for each file its last processing (a retried rejection counts with its retry's
+    year). A run that died or was blocked published nothing, so its files count only where a later
+    run processed them again."""
+    published = Warehouse(warehouse).published()["run_id"].implode()
+    log = arrivals(warehouse).filter(pl.col("processed") & pl.col("run_id").is_in(published))
     last = log.group_by("snapshot_id", maintain_order=True).last().sort("archived_at", "arrived_at", "source_name")
     replayed = []
     for row in last.iter_rows(named=True):

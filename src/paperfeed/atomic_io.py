@@ -20,3 +20,19 @@ def write_atomic(path: Path, data: bytes | str, crash_at: str | None = None) -> 
     if crash_at:
         crash_point(crash_at)
     os.replace(scratch, path)
+
+
+# Where scratch files live: the raw archive, releases, reports and the warehouse folder itself.
+SCRATCH_PLACES = ("raw/*/", "releases/", "reports/", "")
+
+
+def clean_scratch(root: Path) -> list[Path]:
+    """Remove the scratch files a killed writer left (call with the warehouse lock held)."""
+    removed = []
+    for place in SCRATCH_PLACES:
+        for pattern in (".*.tmp", ".latest-*"):
+            for path in root.glob(place + pattern):
+                if path.is_file() or path.is_symlink():
+                    path.unlink()
+                    removed.append(path)
+    return removed

@@ -5,16 +5,19 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from paperfeed.landing_io import list_landing, read_snapshot, select
+from paperfeed.landing_io import Refused, list_landing, read_snapshot, select
 from paperfeed.snapshot import prepare_snapshot
 
 
 def plan_backfill(
     landing: Path, names: list[str] | None, year: int | None, since: dt.date | None, until: dt.date | None
-) -> list[str]:
+) -> tuple[list[str], list[Refused]]:
     """The named files (all, without names) dated within [since, until], in date order; files whose
-    date cannot be read come last (their runs will say why), in name order."""
-    files = select(list_landing(landing), names).files
+    date cannot be read come last (their runs will say why), in name order. And the refused ones
+    (links out of the landing folder), never read."""
+    listed = list_landing(landing)
+    refused = [r for r in listed.refused if names is None or r.source_name in names]
+    files = select(listed, [n for n in names if n not in {r.source_name for r in refused}] if names else None).files
     dated = [(prepare_snapshot(read_snapshot(f), year).snapshot_date, f.source_name) for f in files]
     within = [
         (day, name)
@@ -23,4 +26,5 @@ def plan_backfill(
     ]
     if since is not None or until is not None:
         within = [(day, name) for day, name in within if day is not None]
-    return [name for day, name in sorted(within, key=lambda item: (item[0] is None, item[0] or dt.date.min, item[1]))]
+    order = sorted(within, key=lambda item: (item[0] is None, item[0] or dt.date.min, item[1]))
+    return [name for _, name in order], refused

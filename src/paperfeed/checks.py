@@ -8,18 +8,25 @@ every threshold and pattern; this module only lays the facts side by side.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
 import polars as pl
 
 from paperfeed.curate import Tables
+from paperfeed.identify import map_distinct
 from paperfeed.snapshot import PreparedSnapshot, Verdict
 
 SNAPSHOT_SUITE = "snapshot"
 RECORDS_SUITE = "records"
 LINKS_SUITE = "links"
 SHOWN_CHARS = 80
+# The characters Windows-1252 shows for the bytes 0x80-0xFF, and Latin-1's C1 controls: what the
+# bytes of UTF-8 text turn into when the text is read in one of those encodings.
+_CP1252_HIGH = "".join(bytes([b]).decode("cp1252", errors="ignore") for b in range(0x80, 0x100))
+_HIGH_RUN = re.compile("[" + re.escape(_CP1252_HIGH) + "\x80-\x9f]{2,}")
+_NOT_ASCII = r"[^\x00-\x7f]"
 
 
 class GateError(RuntimeError):
@@ -97,7 +104,38 @@ RECORD_COLUMNS = [
 
 
 def record_rows(snapshot: PreparedSnapshot) -> pl.DataFrame:
-    return snapshot.records.select(RECORD_COLUMNS)
+    return with_mojibake_checks(snapshot.records.select(RECORD_COLUMNS))
+
+
+def mojibake(text: str) -> str | None:
+    """The first stretch of `text` that is UTF-8 read as Windows-1252 or Latin-1 ('CafÃ©' for
+    'Café', 'ÐžÐ±' for 'Об'), or a replacement character; None for clean text."""
+    if "\ufffd" in text:
+        return "\ufffd"
+    for run in _HIGH_RUN.finditer(text):
+        stretch = run.group()
+        for start in range(len(stretch) - 1):
+            for width in (2, 3, 4):
+                piece = stretch[start : start + width]
+                if len(piece) < width:
+                    break
+                for codec in ("cp1252", "latin-1"):
+                    try:
+                        if len(piece.encode(codec).decode("utf-8")) == 1:
+                            return piece
+                    except UnicodeError:
+                        continue
+    return None
+
+
+def with_mojibake_checks(frame: pl.DataFrame) -> pl.DataFrame:
+    """check_mojibake_title / _abstract: the mojibake found in the raw texts, else null. Checked on
+    the raw text, so that text paperfeed itself writes (LaTeX turned into 'Â·') cannot trip it."""
+    for field in ("title", "abstract"):
+        raw = frame.select(pl.col(f"{field}_raw").filter(pl.col(f"{field}_raw").str.contains(_NOT_ASCII)))
+        found = map_distinct(raw, f"{field}_raw", "found", mojibake).unique(f"{field}_raw")
+        frame = frame.join(found.rename({"found": f"check_mojibake_{field}"}), on=f"{field}_raw", how="left")
+    return frame
 
 
 def apply_snapshot_gate(
@@ -180,14 +218,17 @@ def publish_frames(tables: Tables, runs: pl.DataFrame) -> dict[str, pl.DataFrame
     current = tables.paper_versions.group_by("paper_id").agg(
         check_current_versions=pl.col("is_current").sum().cast(pl.Int64)
     )
-    papers = (
+    papers = with_mojibake_checks(
         tables.papers.join(counts, on="paper_id", how="left")
         .join(current, on="paper_id", how="left")
         .with_columns(pl.col("check_n_appearances", "check_current_versions").fill_null(0))
     )
-    versions = tables.paper_versions.with_columns(
-        check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode())
-    )
+    versions = with_mojibake_checks(
+        tables.paper_versions.with_columns(
+            check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode()),
+            title_raw=pl.lit(None, pl.String),
+        )
+    ).drop("title_raw", "check_mojibake_title")
     links = pl.concat(
         [
             frame.select("paper_id", pl.col("links")).explode("links").drop_nulls("links").unnest("links")

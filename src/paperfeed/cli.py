@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -86,11 +87,13 @@ def backfill(
 
     landing, year = _landing(landing, year)
     try:
-        order = plan_backfill(landing, names, year, since.date() if since else None, until.date() if until else None)
+        order, refused = plan_backfill(landing, names, year, since.date() if since else None, until.date() if until else None)
     except LandingError as error:
         fail(str(error), EXIT_USAGE)
+    for link in refused:
+        err.print(f"[red]refused[/] {link.source_name}: {link.reason}", highlight=False)
     if not order:
-        fail("no snapshot file matches", EXIT_USAGE)
+        fail("no snapshot file matches", EXIT_INPUT_PROBLEMS if refused else EXIT_USAGE)
     summaries = []
     with counting("backfilling", len(order)) as bar:
         for name in order:
@@ -106,7 +109,7 @@ def backfill(
             o = s["outcomes"][0] if s["outcomes"] else {"status": "", "snapshot_date": ""}
             table.add_row(name, o["status"], o["snapshot_date"] or "", str(s["dataset_version"] or ""), s["message"])
         out.print(table)
-    raise typer.Exit(EXIT_INPUT_PROBLEMS if any(s["had_input_problems"] for s in summaries) else EXIT_OK)
+    raise typer.Exit(EXIT_INPUT_PROBLEMS if refused or any(s["had_input_problems"] for s in summaries) else EXIT_OK)
 
 
 @app.command()
@@ -124,21 +127,33 @@ def serve(
         fail("serve needs a Prefect server: start one with `prefect server start`, then "
              "export PREFECT_API_URL=http://127.0.0.1:4200/api", EXIT_USAGE)
     _prefect_defaults(verbose=True)
-    from prefect.types.entrypoint import EntrypointType
     from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+    from pydantic import ValidationError
+
+    try:
+        zoneinfo.ZoneInfo(timezone)
+        schedule = Cron(cron, timezone=timezone)
+    except zoneinfo.ZoneInfoNotFoundError:
+        fail(f"--timezone {timezone!r} is not a time zone (use an IANA name such as Europe/Berlin)", EXIT_USAGE)
+    except (ValueError, ValidationError) as error:
+        fail(f"--cron {cron!r} is not a schedule: {str(error).splitlines()[0]}", EXIT_USAGE)
 
     from paperfeed_flows.ingest import ingest
 
     parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year}
     err.print(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops", highlight=False)
-    ingest.serve(
-        name=name,
-        schedule=Cron(cron, timezone=timezone),
-        parameters=parameters,
-        limit=1,  # one run at a time (the warehouse lock would make a second one wait anyway)
-        entrypoint_type=EntrypointType.MODULE_PATH,  # runs import paperfeed_flows, wherever serve started
-        print_starting_message=False,
-    )
+    try:
+        ingest.serve(
+            name=name,
+            schedule=schedule,
+            parameters=parameters,
+            limit=1,  # one run at a time (the warehouse lock would make a second one wait anyway)
+            entrypoint_type=EntrypointType.MODULE_PATH,  # runs import paperfeed_flows, wherever serve started
+            print_starting_message=False,
+        )
+    except Exception as error:  # noqa: BLE001 - one line for people (an unreachable server, say)
+        fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", EXIT_FAILED)
 
 
 @app.command()
@@ -158,14 +173,17 @@ def sql(
 
     try:
         con, _ = open_version(Store(warehouse), version)
-        relation = con.sql(query)
+        # One query, checked before anything runs: COPY, CREATE or a second statement never do.
+        statements = con.extract_statements(query)
+        kinds = {s.type for s in statements}
+        if len(statements) != 1 or kinds - {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}:
+            fail("paperfeed sql runs one query (SELECT, WITH, DESCRIBE, EXPLAIN ...), not commands", EXIT_USAGE)
+        result = con.sql(query).pl()
     except WarehouseError as error:
         fail(str(error), EXIT_USAGE)
     except duckdb.Error as error:
         fail(f"SQL failed: {error}", EXIT_USAGE)
-    if relation is None:
-        fail("the statement returned no rows; paperfeed sql runs queries, not commands", EXIT_USAGE)
-    emit(relation.pl(), Format.json if as_json else format)
+    emit(result, Format.json if as_json else format)
 
 
 @app.command()
@@ -234,14 +252,21 @@ def rebuild(
     """Recreate every table from the raw archive alone, into a new folder; compare fingerprints."""
     from paperfeed.archive_io import arrivals
     from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.warehouse_io import WarehouseLocked, warehouse_lock
 
     if into.exists() and any(into.iterdir()):
         fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
     if arrivals(warehouse.resolve()).is_empty():
         fail(f"{warehouse} has no raw archive to rebuild from", EXIT_USAGE)
-    with working(f"rebuilding {warehouse} into {into}"):
-        _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
-    source, rebuilt = Store(warehouse).current(), Store(into).current()
+    try:
+        # Hold the source still: no run may publish while it is replayed and compared.
+        with warehouse_lock(warehouse.resolve(), "rebuild", config.DEFAULT_LOCK_WAIT_SECONDS):
+            source = Store(warehouse).current()
+            with working(f"rebuilding {warehouse} into {into}"):
+                _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
+    except WarehouseLocked as error:
+        fail(str(error), EXIT_LOCKED)
+    rebuilt = Store(into).current()
     rows = [
         {"table": name, "source": digest, "rebuilt": rebuilt.fingerprints.get(name) if rebuilt else None}
         for name, digest in (source.fingerprints if source else {}).items()

@@ -56,14 +56,15 @@ def snapshot_rows(
     duplicate (same content as an accepted one) or accepted.
 
     An incoming snapshot already in `previous` is a rejected one being retried: its row is
-    replaced when the outcome changed, and kept (with its first run's stamp) when it did not.
+    replaced when the outcome or the reason changed, and kept (with its first run's stamp) when
+    neither did.
     """
     accepted = previous.filter(pl.col("status") == "accepted")
     seen: dict[str, tuple[str, str]] = {
         cid: (sid, name)
         for cid, sid, name in accepted.select("content_id", "snapshot_id", "source_name").iter_rows()
     }
-    known = set(previous["snapshot_id"].to_list())
+    known = dict(previous.select("snapshot_id", "reason").iter_rows())
     rows, replaced = [], set()
     for snap in incoming:  # one iteration per file, not per record
         status, duplicate_of, reason = "accepted", None, None
@@ -78,7 +79,7 @@ def snapshot_rows(
         else:
             seen[snap.content_id or ""] = (snap.snapshot_id, snap.source_name)
         if snap.snapshot_id in known:
-            if status == "rejected":
+            if status == "rejected" and reason == known[snap.snapshot_id]:
                 continue
             replaced.add(snap.snapshot_id)
         rows.append(

@@ -23,7 +23,10 @@ ISO_8859_1 = "iso-8859-1"
 WESTERN_PUNCTUATION = set("\u00a0’‘“”„–—…•°±×÷·«»§¶©®™€£¥¢¿¡²³¹½¼¾µ")
 # Three non-ASCII letters in a row are rare in Western languages and common when Cyrillic, Greek
 # or CJK bytes are read as Windows-1252 ('Ïðèâåò').
-FOREIGN_RUN = re.compile(r"[^\x00-\x7f]{3,}")
+FOREIGN_RUN = re.compile(r"(?:(?![\x00-\x7f])[^\W\d_]){3,}")
+# A symbol touching a letter ('Micha³', '£ukasz'): Central European text (Windows-1250) read as
+# Windows-1252. Not '°', 'µ', '·' or '¿', which touch letters in Western text too ('5°C', 'µm').
+SYMBOL_IN_WORD = re.compile(r"(?<=[^\W\d_])[£¥¢¤§©®±¹²³¼½¾×÷¦¨¬¯´¸ªº]|[£¥¢¤§©®±¹²³¼½¾×÷¦¨¬¯´¸ªº](?=[^\W\d_])")
 # A well-formed UTF-8 multi-byte sequence in a file that is not UTF-8: two encodings mixed.
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
 
@@ -58,9 +61,16 @@ def _strict(raw: bytes, encoding: str) -> str:
 
 
 def _western(raw: bytes, not_utf8: str) -> tuple[str, str]:
-    mixed = UTF8_SEQUENCE.search(raw)
-    if mixed:
-        raise DecodeError(f"{not_utf8}, yet it holds UTF-8 text at offset {mixed.start()}: encodings are mixed")
+    for sequence in UTF8_SEQUENCE.finditer(raw):
+        # Only a Latin letter or common punctuation counts: Windows-1252 bytes like 'é »' happen to
+        # form UTF-8 for a CJK character, which no Western text holds. The pattern also matches
+        # byte runs that are not UTF-8 at all (encoded surrogates, say): those say nothing.
+        try:
+            char = sequence.group().decode("utf-8")
+        except UnicodeDecodeError:
+            continue
+        if unicodedata.category(char).startswith("L") and char <= "\u024f" or "\u2010" <= char <= "\u201f" or "\u00a0" <= char <= "\u00bf":
+            raise DecodeError(f"{not_utf8}, yet it holds UTF-8 text at offset {sequence.start()}: encodings are mixed")
     try:
         text = raw.decode("cp1252", errors="strict")
     except UnicodeDecodeError as error:
@@ -69,6 +79,13 @@ def _western(raw: bytes, not_utf8: str) -> tuple[str, str]:
     if odd:
         shown = "".join(odd[:8])
         raise DecodeError(f"{not_utf8}; read as Windows-1252 it holds characters that are not text: {shown!r}")
+    in_word = SYMBOL_IN_WORD.search(text)
+    if in_word:
+        context = text[max(0, in_word.start() - 6) : in_word.end() + 6]
+        raise DecodeError(
+            f"{not_utf8}; read as Windows-1252 it has symbols inside words, like {context!r}, "
+            "which suggests another encoding (Central European?)"
+        )
     foreign = FOREIGN_RUN.search(text)
     if foreign:
         raise DecodeError(

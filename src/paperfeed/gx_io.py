@@ -7,6 +7,7 @@ results and the Data Docs site live in `<warehouse>/quality/`; each run adds its
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import warnings
@@ -40,8 +41,9 @@ class QualityGate:
     check does not pay for Great Expectations at all.
     """
 
-    def __init__(self, warehouse: Path, run_id: str) -> None:
+    def __init__(self, warehouse: Path, run_id: str, started_at: dt.datetime) -> None:
         self.run_id = run_id
+        self.started_at = started_at
         self.quality_dir = warehouse / QUALITY_DIR
         self.docs_dir = self.quality_dir / "docs"
         self._context: Any = None
@@ -101,7 +103,9 @@ class QualityGate:
             result = self._definitions[suite].run(
                 batch_parameters={"dataframe": frame.to_pandas()},
                 result_format={"result_format": "COMPLETE"},
-                run_id=gx.RunIdentifier(run_name=self.run_id),
+                # With no run_time, GX parses the run name as a date, and a name like
+                # '...-6055a04a' reads as an impossible UTC offset: the run would crash.
+                run_id=gx.RunIdentifier(run_name=self.run_id, run_time=self.started_at),
             )
         failures = []
         for outcome in result.results:

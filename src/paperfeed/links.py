@@ -37,7 +37,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     (
         "other",
         r"^(?:arxiv\.org|doi\.org|openreview\.net|(?:youtu\.be|youtube\.com)|x\.com|twitter\.com"
-        r"|tiny\.cc|bit\.ly|dub\.sh|t\.co|goo\.gl|drive\.google\.com|docs\.google\.com)(?:/|$)",
+        r"|tiny\.cc|bit\.ly|dub\.sh|t\.co|goo\.gl|drive\.google\.com|docs\.google\.com|[a-z]+\.wikipedia\.org)(?:/|$)",
     ),
 )
 # Everything else is a page about the work: *.github.io, sites.google.com, a lab's or author's site.

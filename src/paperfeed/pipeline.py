@@ -19,6 +19,7 @@ from typing import Any
 
 import polars as pl
 
+from paperfeed.atomic_io import clean_scratch
 from paperfeed.changes import paper_changes
 from paperfeed.checks import (
     RECORDS_SUITE,
@@ -79,7 +80,7 @@ def start_run(landing: Path, warehouse: Path, year: int | None) -> RunContext:
 
 
 def open_gate(ctx: RunContext) -> QualityGate:
-    return QualityGate(ctx.warehouse, ctx.run_id)
+    return QualityGate(ctx.warehouse, ctx.run_id, ctx.started_at)
 
 
 def load_state(warehouse: Path) -> State:
@@ -87,6 +88,7 @@ def load_state(warehouse: Path) -> State:
     the current dataset version."""
     store = Warehouse(warehouse)
     store.recover()
+    clean_scratch(store.root)
     crash_point("after_recover")
     version = store.current()
     if version is not None:
@@ -182,6 +184,12 @@ def plan_run(
             reason=f"same bytes as {first_names.get(raw.snapshot_id, 'a file earlier in this run')}",
         )
         for raw in known
+    ]
+    renewed = set(new_rows["snapshot_id"])
+    outcomes += [  # retried, and rejected again for the same reason: its row stands, unchanged
+        SnapshotOutcome(s.source_name, "rejected", reason=f"rejected again: {s.verdict.reason}")
+        for s in prepared
+        if s.verdict is not None and s.snapshot_id not in renewed
     ]
     outcomes += [SnapshotOutcome(r.source_name, "refused", reason=r.reason) for r in refused or []]
     changes = paper_changes(state.tables.papers, tables.papers)

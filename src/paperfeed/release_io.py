@@ -35,10 +35,18 @@ def release_dir(store: Warehouse, version: int) -> Path:
 
 
 def write_release(store: Warehouse, version: int) -> Path:
-    """Write the release of dataset `version` unless it exists; return its folder."""
+    """Write the release of dataset `version` unless it exists, then point `latest` and the index
+    at what exists (also repairing them after a writer died between the rename and the pointers);
+    return its folder."""
     final = release_dir(store, version)
-    if (final / MANIFEST).is_file():
-        return final
+    if not (final / MANIFEST).is_file():
+        _build(store, version, final)
+    _point_latest(final.parent, version)
+    write_index(store)
+    return final
+
+
+def _build(store: Warehouse, version: int, final: Path) -> None:
     releases = final.parent
     releases.mkdir(parents=True, exist_ok=True)
     for stale in releases.glob(".building-*"):  # left by a writer that died (there is one writer)
@@ -46,7 +54,11 @@ def write_release(store: Warehouse, version: int) -> Path:
     scratch = releases / f".building-{final.name}-{os.getpid()}"
     scratch.mkdir()
     target = store.version(version)
-    tables = store.read(target).as_dict() | {RUNS.name: store.runs().filter(pl.col("dataset_version") <= version)}
+    # The run log without this machine's paths: a release is for other people.
+    runs = store.runs().filter(pl.col("dataset_version") <= version).with_columns(
+        pl.col("landing").str.extract(r"([^/]+)/?$"), quality_report=pl.lit(None, pl.String)
+    )
+    tables = store.read(target).as_dict() | {RUNS.name: runs}
     previous = store.read(store.version(version - 1)).papers if version > 1 else tables["papers"].clear()
     changes = paper_changes(previous, tables["papers"])
     files = []
@@ -70,9 +82,6 @@ def write_release(store: Warehouse, version: int) -> Path:
         json.dumps(manifest(version, target.run_id, created, snapshots, files, version - 1 if version > 1 else None, changes), indent=2),
     )
     os.rename(scratch, final)
-    _point_latest(releases, version)
-    write_index(store)
-    return final
 
 
 def write_index(store: Warehouse) -> Path:

@@ -72,9 +72,9 @@ class RunSummary:
             "|---|---|---|---|---|---|",
         ]
         for o in self.outcomes:
-            reason = (o.reason or "").replace("|", "\\|")
+            name, reason = (text.replace("|", "\\|") for text in (o.source_name, o.reason or ""))
             lines.append(
-                f"| `{o.source_name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {o.n_quarantined} | {reason} |"
+                f"| `{name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {o.n_quarantined} | {reason} |"
             )
         return "\n".join(lines) + "\n"
 

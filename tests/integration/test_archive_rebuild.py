@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 from pathlib import Path
 
@@ -14,6 +15,8 @@ from paperfeed.archive_io import ArchiveError, arrivals, raw_path, replay
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.contracts import DATA_TABLES
 from paperfeed.fingerprint import fingerprint
+from paperfeed.gx_io import SUITES_ENV, suites_dir
+from paperfeed.pipeline import PublishBlocked
 from paperfeed.warehouse_io import Warehouse
 
 SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
@@ -86,3 +89,23 @@ def test_a_damaged_archive_is_reported_not_rebuilt_from(built: Path, tmp_path: P
     victim.write_bytes(victim.read_bytes()[:-10])
     with pytest.raises(ArchiveError, match="copy of revised.txt is damaged"):
         replay(damaged)
+
+
+def test_a_rebuild_ignores_files_only_a_blocked_run_processed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, (SAMPLES[0].name, SAMPLES[0].read_bytes()))
+    # A run whose publish gate fails: its file is archived as processed, but nothing is published.
+    suites = tmp_path / "suites"
+    shutil.copytree(suites_dir(), suites)
+    papers = json.loads((suites / "papers.json").read_text())
+    papers["expectations"].append({"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 1}, "description": "broken"})
+    (suites / "papers.json").write_text(json.dumps(papers))
+    monkeypatch.setenv(SUITES_ENV, str(suites))
+    with pytest.raises(PublishBlocked):
+        ingest(warehouse, (SAMPLES[1].name, SAMPLES[1].read_bytes()))
+    monkeypatch.delenv(SUITES_ENV)
+    # The file is withdrawn before the next run; a rebuild must not bring it back.
+    assert arrivals(warehouse).filter(pl.col("processed"))["source_name"].to_list() == [SAMPLES[0].name, SAMPLES[1].name]
+    rebuilt = tmp_path / "rebuilt"
+    run_steps(rebuilt, replay(warehouse), year=None)
+    assert Warehouse(rebuilt).current().fingerprints == Warehouse(warehouse).current().fingerprints  # type: ignore[union-attr]

@@ -184,4 +184,17 @@ def test_a_retry_that_is_rejected_again_changes_nothing(tmp_path: Path) -> None:
     ingest(tmp_path, bad)
     again = ingest(tmp_path, bad, retry_rejected=True)
     assert again.status == "noop"
+    assert [(o.status, o.reason[:14]) for o in again.outcomes] == [("rejected", "rejected again")]
+    assert again.had_input_problems  # so `paperfeed run` exits 1
     assert Warehouse(tmp_path).published()["dataset_version"].to_list() == [1]
+
+
+def test_a_retry_rejected_for_another_reason_records_the_new_reason(tmp_path: Path) -> None:
+    leap = ("leap.txt", feed_bytes("Feb 29", [ONE]))
+    ingest(tmp_path, leap, year=2023)
+    again = ingest(tmp_path, leap, year=2025, retry_rejected=True)
+    assert [o.status for o in again.outcomes] == ["rejected"] and again.dataset_version == 2
+    con, _ = open_version(Warehouse(tmp_path))
+    assert con.sql("SELECT reason FROM snapshots").fetchone()[0].endswith("is not a day of 2025")  # type: ignore[index]
+    assert con.sql("SELECT count(*) FROM quarantine WHERE contains(reason, '2025')").fetchone() == (1,)
+    assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (1,)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from helpers import abstract, feed_bytes, ingest
 from typer.testing import CliRunner
 
 from paperfeed.cli import app
@@ -28,7 +31,27 @@ def test_shared_flags_are_the_same_everywhere() -> None:
         assert all(flag in helps[c] for c in commands), flag
 
 
-def test_errors_are_one_line_with_an_exit_code(tmp_path: object) -> None:
+def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
     result = runner.invoke(app, ["versions", "-w", str(tmp_path)])
     assert result.exit_code == 2
     assert "nothing is published" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    "query", ["COPY (SELECT 1) TO '{out}'", "SELECT 1; COPY (SELECT 1) TO '{out}'", "CREATE TABLE t AS SELECT 1"]
+)
+def test_sql_runs_one_query_and_refuses_commands_before_running_anything(tmp_path: Path, query: str) -> None:
+    ingest(tmp_path / "w", ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["sql", "-w", str(tmp_path / "w"), query.format(out=out)])
+    assert result.exit_code == 2 and "runs one query" in result.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [(["--cron", "not a cron"], "is not a schedule"), (["--timezone", "Mars/Olympus"], "is not a time zone")],
+)
+def test_serve_checks_its_schedule_before_anything_starts(tmp_path: Path, options: list[str], message: str) -> None:
+    result = runner.invoke(app, ["serve", "-w", str(tmp_path), *options], env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

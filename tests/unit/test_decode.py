@@ -20,6 +20,7 @@ TEXT = feed_text("Mar 14", [("Café Models for Résumé Parsing", "We study caf�
         (TEXT.encode("utf-16"), UTF16),  # Python writes a BOM
         (TEXT.encode("latin-1"), ISO_8859_1),
         ((TEXT + " “quoted” – dash").encode("cp1252"), WINDOWS_1252),
+        ((TEXT + " « Été » “it works…”—and 5°C in µm").encode("cp1252"), WINDOWS_1252),
     ],
 )
 def test_known_encodings_decode_to_the_same_text(raw: bytes, encoding: str) -> None:
@@ -42,6 +43,8 @@ def test_a_real_snapshot_re_encoded_as_latin1_comes_back_exactly() -> None:
         ("Привет мир, это статья".encode("cp1251"), "suggests another encoding"),
         (b"Caf\xc3\xa9 and caf\xe9", "encodings are mixed"),  # UTF-8 and Latin-1 mixed in one file
         (bytes(range(0x80, 0xA0)), "undefined there"),
+        (b"abc \xed\xa0\x80 \x81", "undefined there"),  # an encoded surrogate is no UTF-8 text
+        ("Michał Łukasz, Wrocław".encode("cp1250"), "symbols inside words"),
         (codecs.BOM_UTF8 + b"caf\xe9", "despite its byte-order mark"),
     ],
 )

@@ -74,6 +74,8 @@ def links(text: str) -> list[tuple[str, str]]:
         ("http://tiny.cc/grif and https://arxiv.org/abs/2401.00001", [("http://tiny.cc/grif", "other"), ("https://arxiv.org/abs/2401.00001", "other")]),
         ("we introduce TaskMatrix.AI, e.g. Node.js and U.S. data", []),
         ("https://github.com/a/b and again https://github.com/a/b.", [("https://github.com/a/b", "code")]),
+        ("see https://en.wikipedia.org/wiki/Transformer_(machine_learning).", [("https://en.wikipedia.org/wiki/Transformer_(machine_learning)", "other")]),
+        ("code: GitHub.com/acme/tool and HTTP://Example.org/x", [("https://GitHub.com/acme/tool", "code"), ("http://Example.org/x", "project_page")]),
     ],
 )
 def test_links_are_cut_free_of_punctuation_and_classified(text: str, expected: list[tuple[str, str]]) -> None:

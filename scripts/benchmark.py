@@ -1,0 +1,85 @@
+"""Print how fast paperfeed's stages run and how much memory they take, on a larger feed.
+
+    .venv/bin/python scripts/benchmark.py [--days 60]
+
+The feed is the sample's five snapshots, re-dated to make `--days` days of two snapshots each
+(papers recur, as on the real feed). Figures, not pass/fail: this machine is shared and noisy.
+No Prefect (its start-up is measured separately in the README); everything else is the real code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
+
+from helpers import run_steps  # noqa: E402  (the library steps the flow composes)
+
+from paperfeed.config import SAMPLE_FEED  # noqa: E402
+from paperfeed.curate import Tables, curate  # noqa: E402
+from paperfeed.landing_io import LandingFile, RawSnapshot  # noqa: E402
+from paperfeed.snapshot import prepare_snapshot  # noqa: E402
+
+
+def feed(days: int) -> list[RawSnapshot]:
+    samples = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_FEED.glob("*.txt"))]
+    start = dt.date(2025, 1, 1)
+    raws = []
+    for day in range(days):
+        date = start + dt.timedelta(days=day)
+        for copy in range(2):
+            text = samples[(day * 2 + copy) % len(samples)]
+            header, marker, body = text.partition("byAK and the research community\n\n")
+            records = body[body.index("\n") :]  # after the old date line
+            # One paper of its own per snapshot, so that papers come and go.
+            extra = f"\n\nDay {day} Copy {copy} Extra Paper\n\n" + f"We study day {day} and copy {copy}. " * 20
+            dated = header + marker + date.strftime("%b %d") + extra + records
+            name = f"{date:%Y-%m-%d}/{copy}.txt"
+            raws.append(RawSnapshot(LandingFile(Path(name), name, dt.datetime.now(dt.timezone.utc)), dated.encode()))
+    return raws
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--days", type=int, default=60)
+    days = parser.parse_args().days
+    raws = feed(days)
+    size = sum(len(r.raw) for r in raws)
+
+    started = time.perf_counter()
+    prepared = [prepare_snapshot(raw, None) for raw in raws]
+    prepare_s = time.perf_counter() - started
+    records = sum(p.records.height for p in prepared)
+
+    started = time.perf_counter()
+    tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.timezone.utc))
+    curate_s = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory() as folder:
+        import great_expectations  # noqa: F401  (its import, about 4 s, is paid once per run; not measured here)
+
+        started = time.perf_counter()
+        summary = run_steps(Path(folder) / "warehouse", raws, year=None)
+        run_s = time.perf_counter() - started
+        started = time.perf_counter()
+        noop = run_steps(Path(folder) / "warehouse", raws, year=None)
+        noop_s = time.perf_counter() - started
+
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"feed: {len(raws)} snapshots, {size / 1e6:.1f} MB, {records:,} records -> "
+          f"{tables.papers.height:,} papers, {tables.appearances.height:,} appearances")
+    print(f"parse + normalise + identify: {prepare_s:6.2f} s  ({records / prepare_s:,.0f} records/s, {size / 1e6 / prepare_s:.1f} MB/s)")
+    print(f"curate (all tables):          {curate_s:6.2f} s")
+    print(f"whole run, library steps:     {run_s:6.2f} s  (archive, gates, curate, publish, release, report; {summary.status})")
+    print(f"run again, nothing new:       {noop_s:6.2f} s  ({noop.status})")
+    print(f"peak memory (RSS):            {peak_mb:6.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
