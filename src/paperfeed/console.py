@@ -38,11 +38,33 @@ def emit(frame: pl.DataFrame, format: Format) -> None:
     if format is Format.csv:
         sys.stdout.write(flat.write_csv())
         return
-    table = Table(*flat.columns, show_lines=False)
-    for row in flat.iter_rows():
-        table.add_row(*("" if v is None else str(v) for v in row))
-    out.print(table)
+    cells = [["" if v is None else str(v) for v in row] for row in flat.iter_rows()]
+    if _header_width(flat.columns) <= out.width:
+        table = Table(*flat.columns, show_lines=False)
+        for row in cells:
+            table.add_row(*row)
+        out.print(table)
+    else:
+        _print_rows_vertically(flat.columns, cells)
     out.print(f"{frame.height} row{'s' if frame.height != 1 else ''}", style="dim")
+
+
+def _header_width(columns: list[str]) -> int:
+    """Width of a table whose every column is just wide enough for its name (Rich pads 1 + 1 and draws a border)."""
+    return sum(len(name) + 3 for name in columns) + 1
+
+
+def _print_rows_vertically(columns: list[str], cells: list[list[str]]) -> None:
+    # When not even the column names fit across the terminal, Rich would cut every header and value
+    # to a few letters; one "name  value" block per row (DuckDB's `.mode line`) stays readable.
+    for number, row in enumerate(cells, start=1):
+        out.rule(f"row {number}", style="dim")
+        block = Table(show_header=False, box=None, padding=(0, 1))
+        block.add_column(style="bold", no_wrap=True)
+        block.add_column(overflow="fold")
+        for name, value in zip(columns, row, strict=True):
+            block.add_row(name, value)
+        out.print(block, highlight=False)
 
 
 def emit_json(value: Any) -> None:

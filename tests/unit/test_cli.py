@@ -55,3 +55,17 @@ def test_sql_runs_one_query_and_refuses_commands_before_running_anything(tmp_pat
 def test_serve_checks_its_schedule_before_anything_starts(tmp_path: Path, options: list[str], message: str) -> None:
     result = runner.invoke(app, ["serve", "-w", str(tmp_path), *options], env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_result_too_wide_for_the_terminal_is_printed_one_row_per_block(tmp_path: Path) -> None:
+    ingest(tmp_path / "w", ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
+    narrow = runner.invoke(app, ["versions", "-w", str(tmp_path / "w")], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0
+    # every column name is printed whole, each beside its value, instead of cut to "n_a…"
+    assert "…" not in narrow.output
+    for name, value in [("dataset_version", "1"), ("n_accepted", "1"), ("n_papers", "1"), ("n_new_papers", "1")]:
+        assert any(line.split() == [name, value] for line in narrow.output.splitlines()), name
+    wide = runner.invoke(app, ["versions", "-w", str(tmp_path / "w")], env={"COLUMNS": "400"})
+    assert wide.exit_code == 0 and "row 1" not in wide.output
+    header = next(line for line in wide.output.splitlines() if "dataset_version" in line)
+    assert "n_accepted" in header and "n_appearances" in header
