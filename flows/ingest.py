@@ -45,11 +45,13 @@ def ingest(
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     retry_rejected: bool = False,
     replay_from: str | None = None,
+    replay_run: str | None = None,
     only: list[str] | None = None,
 ) -> dict[str, Any]:
     """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
-    named in `only`, if given); or, with `replay_from`, every file in that warehouse's raw archive
-    (what `paperfeed rebuild` runs)."""
+    named in `only`, if given); or, with `replay_from` and `replay_run`, the files that published
+    run of that warehouse processed, from its raw archive (what `paperfeed rebuild` runs, once per
+    version)."""
     logger = get_run_logger()
     ctx = pipeline.start_run(Path(replay_from or landing), Path(warehouse), year)
     with warehouse_lock(
@@ -60,8 +62,11 @@ def ingest(
         if replay_from is None:
             found = select(list_files(ctx.landing), only)
             raws, refused = read_file.map(found.files).result(), found.refused
+        elif replay_run is not None:
+            # Every replayed file was processed by the run replayed, a retried rejection included.
+            raws, refused, retry_rejected = replay(Path(replay_from), replay_run), [], True
         else:
-            raws, refused = replay(Path(replay_from)), []
+            raise ValueError("replay_from needs replay_run: the published run to replay")
         new, known = pipeline.split_known(raws, state, retry_rejected)
         keep(ctx, raws, new)
         prepared = prepare.map(new, pipeline.years(new, year)).result()

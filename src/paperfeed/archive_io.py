@@ -1,5 +1,5 @@
 """Raw archive I/O: every file that arrives is kept in the warehouse, byte for byte, before any
-processing, so every table can be rebuilt from the archive alone (`paperfeed rebuild`).
+processing, so every dataset version can be rebuilt from the archive alone (`paperfeed rebuild`).
 
     <warehouse>/raw/<sha256[:2]>/<sha256>    the bytes, content-addressed (stored once)
     <warehouse>/raw/arrivals                 Delta table: one row per file per run that saw it
@@ -80,16 +80,19 @@ def arrivals(warehouse: Path) -> pl.DataFrame:
     return ARRIVALS.upgrade(pl.read_delta(uri)).sort("archived_at", "arrived_at", "source_name")
 
 
-def replay(warehouse: Path) -> list[RawSnapshot]:
-    """The archived files as the published runs that processed them saw them, in the order they
-    processed them: for each file its last processing (a retried rejection counts with its retry's
-    year). A run that died or was blocked published nothing, so its files count only where a later
-    run processed them again."""
-    published = Warehouse(warehouse).published()["run_id"].implode()
-    log = arrivals(warehouse).filter(pl.col("processed") & pl.col("run_id").is_in(published))
-    last = log.group_by("snapshot_id", maintain_order=True).last().sort("archived_at", "arrived_at", "source_name")
+def replayed_runs(warehouse: Path) -> list[str]:
+    """The published runs, oldest first: one dataset version each, and each processed files (a run
+    with nothing new publishes no version)."""
+    return Warehouse(warehouse).published()["run_id"].to_list()
+
+
+def replay(warehouse: Path, run_id: str) -> list[RawSnapshot]:
+    """The archived files the published run `run_id` processed, as it saw them: original name,
+    arrival time and the --year it used. A run that died or was blocked published nothing, so its
+    files come back only where a later published run processed them again."""
+    log = arrivals(warehouse).filter(pl.col("processed") & (pl.col("run_id") == run_id))
     replayed = []
-    for row in last.iter_rows(named=True):
+    for row in log.iter_rows(named=True):
         path = raw_path(warehouse, row["snapshot_id"])
         if not path.is_file():
             raise ArchiveError(f"the raw archive lost {row['source_name']}: {path} is missing")

@@ -13,13 +13,16 @@ import datetime as dt
 import os
 import zoneinfo
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from paperfeed import config
 from paperfeed.console import Format, counting, emit, emit_json, err, out, print_run, working
+
+if TYPE_CHECKING:  # imported where used: the command line starts without loading the warehouse stack
+    from paperfeed.warehouse_io import Warehouse as Store
 
 EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED, EXIT_DIFFERS = 0, 1, 2, 3, 4, 5, 6
 
@@ -249,7 +252,8 @@ def rebuild(
     as_json: Json = False,
     verbose: Verbose = False,
 ) -> None:
-    """Recreate every table from the raw archive alone, into a new folder; compare fingerprints."""
+    """Recreate every dataset version from the raw archive alone, into a new folder, by replaying
+    the published runs one by one; compare each version's table fingerprints with the warehouse's."""
     from paperfeed.archive_io import arrivals
     from paperfeed.warehouse_io import Warehouse as Store
     from paperfeed.warehouse_io import WarehouseLocked, warehouse_lock
@@ -258,31 +262,52 @@ def rebuild(
         fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
     if arrivals(warehouse.resolve()).is_empty():
         fail(f"{warehouse} has no raw archive to rebuild from", EXIT_USAGE)
+    source = Store(warehouse)
     try:
         # Hold the source still: no run may publish while it is replayed and compared.
         with warehouse_lock(warehouse.resolve(), "rebuild", config.DEFAULT_LOCK_WAIT_SECONDS):
-            source = Store(warehouse).current()
-            with working(f"rebuilding {warehouse} into {into}"):
-                _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()))
+            published = source.published()
+            with counting(f"rebuilding {warehouse} into {into}, version by version", published.height) as bar:
+                for run_id in published["run_id"]:
+                    _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()), replay_run=run_id)
+                    bar.advance(bar.task_ids[0])
     except WarehouseLocked as error:
         fail(str(error), EXIT_LOCKED)
-    rebuilt = Store(into).current()
-    rows = [
-        {"table": name, "source": digest, "rebuilt": rebuilt.fingerprints.get(name) if rebuilt else None}
-        for name, digest in (source.fingerprints if source else {}).items()
-    ]
-    same = bool(rows) and all(r["source"] == r["rebuilt"] for r in rows)
+    comparison = _compare_versions(source, Store(into))
+    same = bool(comparison) and all(v["equal"] for v in comparison)
     if as_json:
-        emit_json({"equal": same, "tables": rows})
+        emit_json({"equal": same, "versions": comparison, "tables": comparison[-1]["tables"] if comparison else []})
     else:
-        table = Table("table", "fingerprint in the warehouse", "rebuilt", "", title=f"rebuilt into {into}")
-        for r in rows:
-            table.add_row(
-                str(r["table"]), str(r["source"])[:16], str(r["rebuilt"] or "")[:16],
-                "same" if r["source"] == r["rebuilt"] else "[red]differs[/]",
-            )
+        table = Table("version", "run rebuilt", "tables", "", title=f"rebuilt into {into}")
+        for v in comparison:
+            differs = ", ".join(t["table"] for t in v["tables"] if t["source"] != t["rebuilt"]) or "no fingerprints"
+            verdict = "same" if v["equal"] else f"[red]differs: {differs}[/]"
+            table.add_row(str(v["version"]), str(v["run_id"]), str(len(v["tables"])), verdict)
         out.print(table)
     raise typer.Exit(EXIT_OK if same else EXIT_DIFFERS)
+
+
+def _compare_versions(source: Store, rebuilt: Store) -> list[dict[str, Any]]:
+    """Per dataset version of `source`: each table's fingerprint there and in `rebuilt`'s version
+    of the same number (None where the rebuild has no such version)."""
+    from paperfeed.warehouse_io import WarehouseError
+
+    comparison = []
+    for row in source.published().iter_rows(named=True):
+        number = row["dataset_version"]
+        try:
+            theirs = rebuilt.version(number).fingerprints
+        except WarehouseError:
+            theirs = {}
+        tables = [
+            {"table": name, "source": digest, "rebuilt": theirs.get(name)}
+            for name, digest in source.version(number).fingerprints.items()
+        ]
+        comparison.append({
+            "version": number, "run_id": row["run_id"], "tables": tables,
+            "equal": bool(tables) and all(t["source"] == t["rebuilt"] for t in tables),
+        })
+    return comparison
 
 
 def _landing(landing: Path | None, year: int | None) -> tuple[Path, int | None]:

@@ -85,7 +85,7 @@ def working(message: str) -> Iterator[None]:
 
 @contextmanager
 def counting(message: str, total: int) -> Iterator[Progress]:
-    """A progress bar over `total` steps on stderr; advance it with `.advance(0)`."""
+    """A progress bar over `total` steps on stderr; advance it with `.advance(bar.task_ids[0])`."""
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as bar:
         bar.add_task(message, total=total)

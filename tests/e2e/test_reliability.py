@@ -103,6 +103,11 @@ def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(prefect_ap
     result = paperfeed("rebuild", "-w", str(warehouse), "--into", str(tmp_path / "rebuilt"), "--json")
     comparison = json.loads(result.stdout)
     assert comparison["equal"] is True
+    # Both versions are rebuilt, each with the counts it had: version 1 answers as version 1 did.
+    assert [(v["version"], v["equal"]) for v in comparison["versions"]] == [(1, True), (2, True)]
+    for number in ("1", "2"):
+        query = "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM appearances)"
+        assert sql_csv(tmp_path / "rebuilt", query, "--version", number) == sql_csv(warehouse, query, "--version", number)
     assert {row["table"] for row in comparison["tables"]} == {"snapshots", "appearances", "papers", "paper_versions", "quarantine"}
     assert sql_csv(tmp_path / "rebuilt", "SELECT count(*) FROM papers") == [["281"]]
     refused = paperfeed("rebuild", "-w", str(warehouse), "--into", str(warehouse), expect=2)
