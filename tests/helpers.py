@@ -97,10 +97,12 @@ def write_landing(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def paperfeed(*args: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
-    """Run the installed `paperfeed` command as a user would; check its exit status."""
+def paperfeed(*args: str, expect: int = 0, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the installed `paperfeed` command as a user would (`stdin` piped in); check its exit status."""
     command = [str(Path(sys.executable).with_name("paperfeed")), *args]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    result = subprocess.run(
+        command, input=stdin, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}
+    )
     if result.returncode != expect:
         raise AssertionError(
             f"{command} exited {result.returncode}, expected {expect}\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"

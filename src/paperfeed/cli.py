@@ -161,14 +161,27 @@ def serve(
 
 @app.command()
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL over papers, appearances, snapshots, paper_versions, quarantine, runs, arrivals.")],
+    query: Annotated[
+        str | None,
+        typer.Argument(
+            help="SQL over papers, appearances, snapshots, paper_versions, quarantine, runs, arrivals; "
+            "'-' or nothing reads it from stdin (`paperfeed sql < query.sql`)."
+        ),
+    ] = None,
     warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
     version: Annotated[int | None, typer.Option("--version", help="Dataset version (default: current).")] = None,
     format: OutputFormat = Format.table,
     as_json: Json = False,
 ) -> None:
     """Run SQL in DuckDB over one dataset version."""
+    import sys
+
     import duckdb
+
+    if query is None or query == "-":
+        if sys.stdin.isatty():
+            fail("give a query: paperfeed sql \"SELECT ...\", or pipe one in: paperfeed sql < query.sql", EXIT_USAGE)
+        query = sys.stdin.read()
 
     from paperfeed.duckdb_io import open_version
     from paperfeed.warehouse_io import Warehouse as Store

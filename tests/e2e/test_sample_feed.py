@@ -7,7 +7,10 @@ not paperfeed's code): 374 records, 281 distinct papers, and the distributions b
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -143,3 +146,50 @@ def test_errors_are_one_line_not_a_traceback(warehouse: Path, tmp_path: Path) ->
     assert "Traceback" not in bad_sql.stderr and "SQL failed" in bad_sql.stderr
     bad_version = paperfeed("sql", "--warehouse", str(warehouse), "--version", "9", "SELECT 1", expect=2)
     assert "dataset version 9 does not exist" in bad_version.stderr
+
+
+def readme_blocks(language: str) -> list[str]:
+    text = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    return re.findall(rf"```{language}\n(.*?)```", text, flags=re.DOTALL)
+
+
+def test_the_readme_example_queries_answer_on_the_sample(warehouse: Path) -> None:
+    examples = readme_blocks("sql")[0]
+    queries = {
+        statement.strip().splitlines()[0]: statement.strip()
+        for statement in examples.split(";\n")
+        if statement.strip()
+    }
+    some_paper = sql_csv(warehouse, "SELECT min(paper_id) FROM papers")[0][0]
+    # Pasted as they stand, comment first: through stdin, and as an argument after `--`.
+    answers = {
+        comment: paperfeed("sql", "-w", str(warehouse), "--format", "json", stdin=query.replace("<paper_id>", some_paper)).stdout
+        for comment, query in queries.items()
+    }
+    first_comment, first_query = next(iter(queries.items()))
+    assert paperfeed("sql", "-w", str(warehouse), "--format", "json", "--", first_query).stdout == answers[first_comment]
+    assert len(answers) == 5
+    rows = {comment: json.loads(answer) for comment, answer in answers.items()}
+    longest, new_on_17, over_time, with_code, history = rows.values()
+    assert [r["days_on_feed"] for r in longest][:3] == [10, 10, 10] and len(longest) == 10
+    assert len(new_on_17) == 20  # papers first seen on Mar 17 (the golden distribution above)
+    assert [(r["snapshot_date"], r["new"]) for r in over_time] == [
+        ("2025-03-11", 78), ("2025-03-14", 137), ("2025-03-17", 20), ("2025-03-21", 46),
+    ]
+    assert sum(r["new"] + r["returning"] for r in over_time) == sum(r["papers"] for r in over_time)
+    assert len({r["url"] for r in with_code}) == 50
+    assert all("github.com" in r["url"] or "gitlab" in r["url"] for r in with_code)
+    assert [(r["version"], r["is_current"]) for r in history] == [(1, True)]
+
+
+def test_the_readme_duckdb_snippets_work_as_written(warehouse: Path) -> None:
+    """The Python snippet and the time-travel SQL, run from the folder that holds `warehouse/`."""
+    python = next(block for block in readme_blocks("python") if "paperfeed.duckdb" in block)
+    lookup, scan = [s.strip() for s in readme_blocks("sql")[1].split(";") if s.strip()][:2]
+    script = python + (
+        f"\nversion = con.sql({lookup.replace('dataset_version = 3', 'dataset_version = 1')!r}).fetchone()[0]"
+        f"\nprint('papers then:', con.sql({scan.split('--')[0]!r}.replace('version => 2', f'version => {{version}}')).fetchone()[0])"
+    )
+    result = subprocess.run([sys.executable, "-c", script], cwd=warehouse.parent, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "times_seen" in result.stdout and "papers then: 281" in result.stdout
