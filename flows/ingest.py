@@ -47,11 +47,12 @@ def ingest(
     replay_from: str | None = None,
     replay_run: str | None = None,
     only: list[str] | None = None,
+    settle_seconds: float = 0,
 ) -> dict[str, Any]:
     """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
     named in `only`, if given); or, with `replay_from` and `replay_run`, the files that published
     run of that warehouse processed, from its raw archive (what `paperfeed rebuild` runs, once per
-    version)."""
+    version). A file modified less than `settle_seconds` ago is left for a later run."""
     logger = get_run_logger()
     ctx = pipeline.start_run(Path(replay_from or landing), Path(warehouse), year)
     with warehouse_lock(
@@ -60,18 +61,18 @@ def ingest(
         gate = pipeline.open_gate(ctx)
         state = load_state(ctx.warehouse)
         if replay_from is None:
-            found = select(list_files(ctx.landing), only)
-            raws, refused = read_file.map(found.files).result(), found.refused
+            found = select(list_files(ctx.landing, settle_seconds), only)
+            raws, refused, waiting = read_file.map(found.files).result(), found.refused, found.waiting
         elif replay_run is not None:
             # Every replayed file was processed by the run replayed, a retried rejection included.
-            raws, refused, retry_rejected = replay(Path(replay_from), replay_run), [], True
+            raws, refused, waiting, retry_rejected = replay(Path(replay_from), replay_run), [], [], True
         else:
             raise ValueError("replay_from needs replay_run: the published run to replay")
         new, known = pipeline.split_known(raws, state, retry_rejected)
         keep(ctx, raws, new)
         prepared = prepare.map(new, pipeline.years(new, year)).result()
         checked = check(gate, prepared)
-        summary = finish(ctx, publish(ctx, state, plan(ctx, state, checked, known, refused), gate))
+        summary = finish(ctx, publish(ctx, state, plan(ctx, state, checked, known, refused, waiting), gate))
     create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
     logger.info(summary.message)
     return summary.as_dict()

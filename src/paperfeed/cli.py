@@ -41,6 +41,10 @@ Landing = Annotated[
 ]
 Year = Annotated[int | None, typer.Option("--year", help="Year of snapshots whose header and path give none.")]
 Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for machines.")]
+Settle = Annotated[
+    float,
+    typer.Option("--settle", min=0, help="Leave files changed less than this many seconds ago for a later run."),
+]
 Verbose = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
 Wait = Annotated[float, typer.Option("--wait", help="Seconds to wait for another run's lock on the warehouse.")]
 OutputFormat = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
@@ -57,6 +61,7 @@ def run(
     warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
     year: Year = None,
     wait: Wait = config.DEFAULT_LOCK_WAIT_SECONDS,
+    settle: Settle = 0,
     retry_rejected: Annotated[
         bool, typer.Option("--retry-rejected", help="Process files rejected before again (after fixing, e.g., --year).")
     ] = False,
@@ -67,7 +72,7 @@ def run(
     landing, year = _landing(landing, year)
     with working(f"ingesting {landing}"):
         summary = _ingest(verbose, landing=str(landing), warehouse=str(warehouse), year=year,
-                          lock_wait_seconds=wait, retry_rejected=retry_rejected)
+                          lock_wait_seconds=wait, retry_rejected=retry_rejected, settle_seconds=settle)
     emit_json(summary) if as_json else print_run(summary)
     raise typer.Exit(EXIT_INPUT_PROBLEMS if summary["had_input_problems"] else EXIT_OK)
 
@@ -123,6 +128,7 @@ def serve(
     cron: Annotated[str, typer.Option(help="When to run (cron, in --timezone).")] = config.DEFAULT_CRON,
     timezone: Annotated[str, typer.Option(help="Time zone of --cron.")] = "UTC",
     name: Annotated[str, typer.Option(help="Name of the Prefect deployment.")] = config.DEFAULT_DEPLOYMENT,
+    settle: Settle = config.DEFAULT_SERVE_SETTLE_SECONDS,
 ) -> None:
     """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
     landing, year = _landing(landing, year)
@@ -144,7 +150,7 @@ def serve(
 
     from paperfeed_flows.ingest import ingest
 
-    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year}
+    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle}
     err.print(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops", highlight=False)
     try:
         ingest.serve(

@@ -16,3 +16,6 @@ DEFAULT_LOCK_WAIT_SECONDS = 600.0
 # The scheduled deployment (`paperfeed serve`): daily, after the feed has turned over.
 DEFAULT_CRON = "0 6 * * *"
 DEFAULT_DEPLOYMENT = "daily"
+# A scheduled run leaves files changed in the last minute for the next run: a file still being
+# copied in would be read cut short. A run started by hand takes everything (settle time 0).
+DEFAULT_SERVE_SETTLE_SECONDS = 60.0

@@ -19,7 +19,7 @@ from rich.table import Table
 
 out = Console()
 err = Console(stderr=True)
-STATUS_STYLE = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "refused": "red", "already ingested": "dim"}
+STATUS_STYLE = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "refused": "red", "already ingested": "dim", "waiting": "cyan"}
 
 
 class Format(str, enum.Enum):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperfeed.faults import crash_point
@@ -35,6 +36,14 @@ class Refused:
 
 
 @dataclass(frozen=True)
+class Waiting:
+    """A file changed too recently to be whole for sure: left for a later run."""
+
+    source_name: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class RawSnapshot:
     file: LandingFile
     raw: bytes
@@ -48,14 +57,20 @@ class RawSnapshot:
 class Landing:
     files: list[LandingFile]
     refused: list[Refused]
+    waiting: list[Waiting] = field(default_factory=list)
 
 
-def list_landing(landing: Path) -> Landing:
-    """Every visible regular file below `landing`, in arrival order (time, then name)."""
+def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
+    """Every visible regular file below `landing`, in arrival order (time, then name); a file
+    modified less than `settle_seconds` ago waits for a later run.
+
+    A file copied into the landing folder while a run lists it would be read cut short and taken
+    as a truncated snapshot (and the whole file, later, as another one): where files are written
+    in place rather than moved in, a settle time keeps the half-written ones out."""
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist or is not a folder")
     root = landing.resolve()
-    files, refused = [], []
+    files, refused, waiting = [], [], []
     for folder, dirs, names in os.walk(root, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in sorted(n for n in names if not n.startswith(".")):
@@ -68,10 +83,14 @@ def list_landing(landing: Path) -> Landing:
                     continue
             if not path.is_file():
                 continue
-            arrived = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.timezone.utc)
-            files.append(LandingFile(path, source_name, arrived))
+            modified = path.stat().st_mtime
+            age = time.time() - modified
+            if abs(age) < settle_seconds:  # a clock a little ahead counts as just now
+                waiting.append(Waiting(source_name, f"changed {max(age, 0):.0f} s ago: taken once still for {settle_seconds:g} s"))
+                continue
+            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.timezone.utc)))
     crash_point("after_list")
-    return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused)
+    return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused, waiting)
 
 
 def select(landing: Landing, names: list[str] | None) -> Landing:
@@ -79,10 +98,14 @@ def select(landing: Landing, names: list[str] | None) -> Landing:
     if names is None:
         return landing
     found = {f.source_name: f for f in landing.files}
-    missing = [n for n in names if n not in found]
+    missing = [n for n in names if n not in found and n not in {w.source_name for w in landing.waiting}]
     if missing:
         raise LandingError(f"not in the landing folder: {', '.join(missing)}")
-    return Landing([found[n] for n in names], [r for r in landing.refused if r.source_name in names])
+    return Landing(
+        [found[n] for n in names if n in found],
+        [r for r in landing.refused if r.source_name in names],
+        [w for w in landing.waiting if w.source_name in names],
+    )
 
 
 def read_snapshot(file: LandingFile) -> RawSnapshot:

@@ -14,7 +14,7 @@ body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem au
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.9em}
-.accepted{color:#166534}.duplicate{color:#92400e}.rejected,.refused{color:#b91c1c}.muted{color:#666}
+.accepted{color:#166534}.duplicate{color:#92400e}.rejected,.refused{color:#b91c1c}.waiting{color:#0e7490}.muted{color:#666}
 .legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:-.1em}
 """
 NEW, RETURNING = "#2563eb", "#93c5fd"
@@ -81,7 +81,7 @@ def run_report(summary: dict[str, Any], days: list[tuple[str, int, int]], links:
         ["dataset version", escape(str(summary["dataset_version"] or "—"))],
         ["status", escape(summary["status"])],
         *[[f"snapshots {s}", str(sum(1 for o in outcomes if o["status"] == s))]
-          for s in ("accepted", "duplicate", "rejected", "already ingested", "refused")],
+          for s in ("accepted", "duplicate", "rejected", "already ingested", "refused", "waiting")],
         ["records set aside", str(summary["n_quarantined"])],
         ["papers new / updated / in total", f'{summary["n_new_papers"]} / {summary["n_updated_papers"]} / {summary["n_papers"]}'],
         ["appearances", str(summary["n_appearances"])],

@@ -36,7 +36,7 @@ from paperfeed.curate import Tables, curate
 from paperfeed.duckdb_io import refresh_duckdb_file, write_duckdb_file
 from paperfeed.gx_io import QualityGate
 from paperfeed.faults import crash_point
-from paperfeed.landing_io import RawSnapshot, Refused
+from paperfeed.landing_io import RawSnapshot, Refused, Waiting
 from paperfeed.snapshot import PreparedSnapshot
 from paperfeed.release_io import write_release, write_run_report
 from paperfeed.summary import RunSummary, SnapshotOutcome, feed_by_date
@@ -162,6 +162,7 @@ def plan_run(
     prepared: list[PreparedSnapshot],
     known: list[RawSnapshot],
     refused: list[Refused] | None = None,
+    waiting: list[Waiting] | None = None,
 ) -> Plan:
     tables = curate(state.tables, prepared, ctx.run_id, ctx.started_at)
     new_rows = tables.snapshots.filter(run_id=ctx.run_id)
@@ -192,6 +193,7 @@ def plan_run(
         if s.verdict is not None and s.snapshot_id not in renewed
     ]
     outcomes += [SnapshotOutcome(r.source_name, "refused", reason=r.reason) for r in refused or []]
+    outcomes += [SnapshotOutcome(w.source_name, "waiting", reason=w.reason) for w in waiting or []]
     changes = paper_changes(state.tables.papers, tables.papers)
     summary = RunSummary(
         run_id=ctx.run_id,

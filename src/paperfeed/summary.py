@@ -11,7 +11,7 @@ import polars as pl
 @dataclass(frozen=True)
 class SnapshotOutcome:
     source_name: str
-    status: str  # accepted | duplicate | rejected | already ingested | refused
+    status: str  # accepted | duplicate | rejected | already ingested | refused | waiting
     snapshot_date: str | None = None
     n_records: int = 0
     reason: str | None = None

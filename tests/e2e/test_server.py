@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import abstract, feed_bytes, write_landing
 
+from paperfeed.config import SAMPLE_FEED
 from paperfeed.warehouse_io import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -79,9 +81,11 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, str]], tmp_path: Path) -> None:
     api, env = server
     warehouse = tmp_path / "warehouse"
+    landing = write_landing(tmp_path / "landing", {p.name: p.read_bytes() for p in sorted(SAMPLE_FEED.glob("*.txt"))})
     log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
     serving = subprocess.Popen(
-        [str(BIN / "paperfeed"), "serve", "--warehouse", str(warehouse), "--cron", "0 6 * * *", "--name", "test"],
+        [str(BIN / "paperfeed"), "serve", "-l", str(landing), "-w", str(warehouse), "--year", "2025",
+         "--cron", "0 6 * * *", "--name", "test"],
         env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
     from prefect.client.orchestration import get_client
@@ -95,13 +99,17 @@ def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, 
             assert [s.schedule.cron for s in deployment.schedules] == ["0 6 * * *"]  # type: ignore[union-attr]
             assert deployment.parameters["warehouse"] == str(warehouse.resolve())
             assert deployment.entrypoint == "paperfeed_flows.ingest.ingest"
+            assert deployment.parameters["settle_seconds"] == 60  # a scheduled run leaves fresh files alone
 
+            # A file still being copied in when the run starts waits for a later run.
+            (landing / "arriving.txt").write_bytes(feed_bytes("Mar 25", [("A Paper Still Arriving", abstract("arrival"))]))
             run = run_deployment(name="paperfeed-ingest/test", timeout=300, poll_interval=1)
             assert run.state is not None and run.state.is_completed(), (run.state, (tmp_path / "serve.log").read_text())
             artifacts = client.request(
                 "POST", "/artifacts/filter", json={"flow_runs": {"id": {"any_": [str(run.id)]}}, "limit": 5}
             ).json()
             assert any("published dataset version 1" in str(a["data"]) for a in artifacts)
+            assert any("| `arriving.txt` | waiting |" in str(a["data"]) for a in artifacts)
     finally:
         stop(serving, signal.SIGINT)
         log.close()
@@ -110,6 +118,7 @@ def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, 
     assert current is not None and current.number == 1
     tables = store.read(current)
     assert (tables.papers.height, tables.appearances.height) == (281, 374)
+    assert "arriving.txt" not in tables.snapshots["source_name"].to_list()
     assert (warehouse / "releases" / "v0001" / "manifest.json").is_file()
 
 
