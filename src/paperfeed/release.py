@@ -4,6 +4,7 @@
       papers.parquet ... runs.parquet    one zstd Parquet file per table, as in dataset version 3
       changes/added.csv updated.csv removed.csv   paper_ids changed since version 2
       README.md                          dataset card, Hugging Face front matter (configs/data_files)
+      SHA256SUMS                         the same checksums, for `sha256sum -c SHA256SUMS`
       manifest.json                      written last: version, created, sources, and per file
                                          its rows, bytes, sha256 and schema
 """
@@ -29,6 +30,12 @@ def release_name(version: int) -> str:
 
 def changes_frames(changes: Changes) -> dict[str, pl.DataFrame]:
     return {kind: pl.DataFrame({"paper_id": getattr(changes, kind)}, schema={"paper_id": pl.String}) for kind in CHANGE_KINDS}
+
+
+def checksums(files: list[dict[str, Any]]) -> str:
+    """The files' sha256 in the format of coreutils' `sha256sum` (hash, two spaces, path), so a
+    downloader checks a release with `sha256sum -c SHA256SUMS` and no code of ours."""
+    return "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
 
 
 def manifest(

@@ -22,12 +22,13 @@ from paperfeed.atomic_io import write_atomic
 from paperfeed.changes import paper_changes
 from paperfeed.contracts import RUNS
 from paperfeed.pages import release_index, run_report
-from paperfeed.release import RELEASE_TABLES, changes_frames, dataset_card, manifest, release_name
+from paperfeed.release import RELEASE_TABLES, changes_frames, checksums, dataset_card, manifest, release_name
 from paperfeed.warehouse_io import Warehouse
 
 RELEASES_DIR = "releases"
 REPORTS_DIR = "reports"
 MANIFEST = "manifest.json"
+CHECKSUMS = "SHA256SUMS"
 
 
 def release_dir(store: Warehouse, version: int) -> Path:
@@ -76,6 +77,9 @@ def _build(store: Warehouse, version: int, final: Path) -> None:
     card = scratch / "README.md"
     card.write_text(dataset_card(version, created, rows, changes, version - 1 if version > 1 else None), encoding="utf-8")
     files.append(_describe(scratch, card, None))
+    sums = scratch / CHECKSUMS
+    sums.write_text(checksums(files), encoding="utf-8")
+    files.append(_describe(scratch, sums, None))
     snapshots = tables["snapshots"]
     write_atomic(
         scratch / MANIFEST,

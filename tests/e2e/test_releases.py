@@ -54,6 +54,10 @@ def test_every_file_in_the_manifest_rereads_with_its_rows_bytes_sha256_and_schem
             assert pl.read_csv(release / entry["path"]).height == entry["rows"]
     on_disk = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
     assert on_disk == {f["path"] for f in listed["files"]} | {"manifest.json"}
+    # The same check with coreutils alone, as a downloader without Python would run it.
+    checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=release, capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert {line.removesuffix(": OK") for line in checked.stdout.splitlines()} == {f["path"] for f in listed["files"]} - {"SHA256SUMS"}
     assert {f["table"] for f in listed["files"]} >= {t.name for t in ALL_TABLES}
 
 
