@@ -185,9 +185,9 @@ def sql(
     import duckdb
 
     if query is None or query == "-":
-        if sys.stdin.isatty():
-            fail("give a query: paperfeed sql \"SELECT ...\", or pipe one in: paperfeed sql < query.sql", EXIT_USAGE)
-        query = sys.stdin.read()
+        query = "" if sys.stdin.isatty() else sys.stdin.read()
+    if not query.strip():
+        fail("give a query: paperfeed sql \"SELECT ...\", or pipe one in: paperfeed sql < query.sql", EXIT_USAGE)
 
     from paperfeed.duckdb_io import open_version
     from paperfeed.warehouse_io import Warehouse as Store

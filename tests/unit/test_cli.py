@@ -69,3 +69,11 @@ def test_a_result_too_wide_for_the_terminal_is_printed_one_row_per_block(tmp_pat
     assert wide.exit_code == 0 and "row 1" not in wide.output
     header = next(line for line in wide.output.splitlines() if "dataset_version" in line)
     assert "n_accepted" in header and "n_appearances" in header
+
+
+def test_sql_without_a_query_says_how_to_give_one(tmp_path: Path) -> None:
+    ingest(tmp_path / "w", ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
+    result = runner.invoke(app, ["sql", "-w", str(tmp_path / "w")], input="")
+    assert result.exit_code == 2 and "give a query" in result.output
+    piped = runner.invoke(app, ["sql", "-w", str(tmp_path / "w"), "--format", "csv", "-"], input="SELECT count(*) AS n FROM papers\n")
+    assert piped.exit_code == 0 and piped.output.splitlines() == ["n", "1"]
