@@ -16,12 +16,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from paperfeed import config
 from paperfeed.console import Format, counting, emit, emit_json, err, out, print_run, working
 
 if TYPE_CHECKING:  # imported where used: the command line starts without loading the warehouse stack
+    import polars as pl
+
     from paperfeed.warehouse_io import Warehouse as Store
 
 EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED, EXIT_DIFFERS = 0, 1, 2, 3, 4, 5, 6
@@ -51,7 +54,7 @@ OutputFormat = Annotated[Format, typer.Option("--format", "-f", help="Output for
 
 
 def fail(message: str, code: int) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -99,7 +102,7 @@ def backfill(
     except LandingError as error:
         fail(str(error), EXIT_USAGE)
     for link in refused:
-        err.print(f"[red]refused[/] {link.source_name}: {link.reason}", highlight=False)
+        err.print(f"[red]refused[/] {escape(link.source_name)}: {escape(link.reason)}", highlight=False)
     if not order:
         fail("no snapshot file matches", EXIT_INPUT_PROBLEMS if refused else EXIT_USAGE)
     summaries = []
@@ -115,7 +118,7 @@ def backfill(
         table = Table("file", "status", "date", "dataset version", "message", title=f"backfill of {len(order)} files")
         for name, s in zip(order, summaries):
             o = s["outcomes"][0] if s["outcomes"] else {"status": "", "snapshot_date": ""}
-            table.add_row(name, o["status"], o["snapshot_date"] or "", str(s["dataset_version"] or ""), s["message"])
+            table.add_row(escape(name), o["status"], o["snapshot_date"] or "", str(s["dataset_version"] or ""), escape(s["message"]))
         out.print(table)
     raise typer.Exit(EXIT_INPUT_PROBLEMS if refused or any(s["had_input_problems"] for s in summaries) else EXIT_OK)
 
@@ -151,7 +154,7 @@ def serve(
     from paperfeed_flows.ingest import ingest
 
     parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle}
-    err.print(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops", highlight=False)
+    err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
     try:
         ingest.serve(
             name=name,
@@ -185,7 +188,7 @@ def sql(
     import duckdb
 
     if query is None or query == "-":
-        query = "" if sys.stdin.isatty() else sys.stdin.read()
+        query = "" if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()
     if not query.strip():
         fail("give a query: paperfeed sql \"SELECT ...\", or pipe one in: paperfeed sql < query.sql", EXIT_USAGE)
 
@@ -197,6 +200,8 @@ def sql(
         con, _ = open_version(Store(warehouse), version)
         # One query, checked before anything runs: COPY, CREATE or a second statement never do.
         statements = con.extract_statements(query)
+        if not statements:
+            fail("the query holds no SQL statement (only comments?)", EXIT_USAGE)
         kinds = {s.type for s in statements}
         if len(statements) != 1 or kinds - {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}:
             fail("paperfeed sql runs one query (SELECT, WITH, DESCRIBE, EXPLAIN ...), not commands", EXIT_USAGE)
@@ -257,11 +262,11 @@ def export(
     if as_json:
         emit_json({"release": str(folder), **manifest})
         return
-    table = Table("file", "rows", "bytes", "sha256", title=f"release {manifest['release']} in {folder}")
+    table = Table("file", "rows", "bytes", "sha256", title=escape(f"release {manifest['release']} in {folder}"))
     for f in manifest["files"]:
         table.add_row(f["path"], "" if f["rows"] is None else f"{f['rows']:,}", f"{f['bytes']:,}", f["sha256"][:16] + "…")
     out.print(table)
-    out.print(f"index of all releases: {folder.parent / 'index.html'}", highlight=False)
+    out.print(f"index of all releases: {escape(str(folder.parent / 'index.html'))}", highlight=False)
 
 
 @app.command()
@@ -275,29 +280,29 @@ def rebuild(
     the published runs one by one; compare each version's table fingerprints with the warehouse's."""
     from paperfeed.archive_io import arrivals
     from paperfeed.warehouse_io import Warehouse as Store
-    from paperfeed.warehouse_io import WarehouseLocked, warehouse_lock
 
     if into.exists() and any(into.iterdir()):
         fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
     if arrivals(warehouse.resolve()).is_empty():
         fail(f"{warehouse} has no raw archive to rebuild from", EXIT_USAGE)
     source = Store(warehouse)
-    try:
-        # Hold the source still: no run may publish while it is replayed and compared.
-        with warehouse_lock(warehouse.resolve(), "rebuild", config.DEFAULT_LOCK_WAIT_SECONDS):
-            published = source.published()
-            with counting(f"rebuilding {warehouse} into {into}, version by version", published.height) as bar:
-                for run_id in published["run_id"]:
-                    _ingest(verbose, landing=str(warehouse), warehouse=str(into), replay_from=str(warehouse.resolve()), replay_run=run_id)
-                    bar.advance(bar.task_ids[0])
-    except WarehouseLocked as error:
-        fail(str(error), EXIT_LOCKED)
-    comparison = _compare_versions(source, Store(into))
+    # No lock on the source: published runs, their archived files and arrivals only ever grow, so
+    # the versions published now can be replayed while scheduled runs go on publishing newer ones.
+    published = source.published()
+    with counting(f"rebuilding {warehouse} into {into}, version by version", published.height) as bar:
+        for number, run_id in published.select("dataset_version", "run_id").iter_rows():
+            summary = _ingest(verbose, landing=str(warehouse), warehouse=str(into),
+                              replay_from=str(warehouse.resolve()), replay_run=run_id)
+            if summary["dataset_version"] != number:
+                fail(f"replaying run {run_id} gave dataset version {summary['dataset_version']}, not {number}: "
+                     f"{summary['message']}", EXIT_DIFFERS)
+            bar.advance(bar.task_ids[0])
+    comparison = _compare_versions(source, published, Store(into))
     same = bool(comparison) and all(v["equal"] for v in comparison)
     if as_json:
         emit_json({"equal": same, "versions": comparison, "tables": comparison[-1]["tables"] if comparison else []})
     else:
-        table = Table("version", "run rebuilt", "tables", "", title=f"rebuilt into {into}")
+        table = Table("version", "run rebuilt", "tables", "", title=escape(f"rebuilt into {into}"))
         for v in comparison:
             differs = ", ".join(t["table"] for t in v["tables"] if t["source"] != t["rebuilt"]) or "no fingerprints"
             verdict = "same" if v["equal"] else f"[red]differs: {differs}[/]"
@@ -306,13 +311,13 @@ def rebuild(
     raise typer.Exit(EXIT_OK if same else EXIT_DIFFERS)
 
 
-def _compare_versions(source: Store, rebuilt: Store) -> list[dict[str, Any]]:
-    """Per dataset version of `source`: each table's fingerprint there and in `rebuilt`'s version
+def _compare_versions(source: Store, published: pl.DataFrame, rebuilt: Store) -> list[dict[str, Any]]:
+    """Per version `published` in `source`: each table's fingerprint there and in `rebuilt`'s version
     of the same number (None where the rebuild has no such version)."""
     from paperfeed.warehouse_io import WarehouseError
 
     comparison = []
-    for row in source.published().iter_rows(named=True):
+    for row in published.iter_rows(named=True):
         number = row["dataset_version"]
         try:
             theirs = rebuilt.version(number).fingerprints

@@ -16,6 +16,7 @@ import polars as pl
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 out = Console()
 err = Console(stderr=True)
@@ -38,9 +39,12 @@ def emit(frame: pl.DataFrame, format: Format) -> None:
     if format is Format.csv:
         sys.stdout.write(flat.write_csv())
         return
-    cells = [["" if v is None else str(v) for v in row] for row in flat.iter_rows()]
+    # Values as Text, never markup: a title holding "[mask]" or "[/]" prints as it is.
+    cells = [[Text("" if v is None else str(v)) for v in row] for row in flat.iter_rows()]
     if _header_width(flat.columns) <= out.width:
-        table = Table(*flat.columns, show_lines=False)
+        table = Table(show_lines=False)
+        for name in flat.columns:
+            table.add_column(Text(name))
         for row in cells:
             table.add_row(*row)
         out.print(table)
@@ -54,7 +58,7 @@ def _header_width(columns: list[str]) -> int:
     return sum(len(name) + 3 for name in columns) + 1
 
 
-def _print_rows_vertically(columns: list[str], cells: list[list[str]]) -> None:
+def _print_rows_vertically(columns: list[str], cells: list[list[Text]]) -> None:
     # When not even the column names fit across the terminal, Rich would cut every header and value
     # to a few letters; one "name  value" block per row (DuckDB's `.mode line`) stays readable.
     for number, row in enumerate(cells, start=1):
@@ -63,7 +67,7 @@ def _print_rows_vertically(columns: list[str], cells: list[list[str]]) -> None:
         block.add_column(style="bold", no_wrap=True)
         block.add_column(overflow="fold")
         for name, value in zip(columns, row, strict=True):
-            block.add_row(name, value)
+            block.add_row(Text(name), value)
         out.print(block, highlight=False)
 
 
@@ -105,11 +109,11 @@ def print_run(summary: dict[str, Any]) -> None:
         table.add_column("reason", ratio=1)
         for o in outcomes:
             table.add_row(
-                o["source_name"], f"[{STATUS_STYLE.get(o['status'], '')}]{o['status']}[/]", o["snapshot_date"] or "",
-                str(o["n_records"]), str(o["n_quarantined"] or ""), o["reason"] or "",
+                Text(o["source_name"]), Text(o["status"], style=STATUS_STYLE.get(o["status"], "")), o["snapshot_date"] or "",
+                str(o["n_records"]), str(o["n_quarantined"] or ""), Text(o["reason"] or ""),
             )
         out.print(table)
-    out.print(f"[bold]{summary['message']}[/]")
+    out.print(Text(summary["message"], style="bold"))
     totals = Table(show_header=False, box=None, padding=(0, 2))
     counts = {s: sum(1 for o in outcomes if o["status"] == s) for s in STATUS_STYLE}
     totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
@@ -117,7 +121,7 @@ def print_run(summary: dict[str, Any]) -> None:
     totals.add_row("dataset version", str(summary["dataset_version"] or "none yet"))
     for label, key in (("run report", "run_report"), ("release", "release"), ("data-quality report", "quality_report")):
         if summary.get(key):
-            totals.add_row(label, str(summary[key]))
+            totals.add_row(label, Text(str(summary[key])))
     out.print(totals, highlight=False)
     if summary["n_quarantined"]:
         out.print(f"{summary['n_quarantined']} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)

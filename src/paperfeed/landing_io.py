@@ -85,8 +85,9 @@ def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
                 continue
             modified = path.stat().st_mtime
             age = time.time() - modified
-            if abs(age) < settle_seconds:  # a clock a little ahead counts as just now
-                waiting.append(Waiting(source_name, f"changed {max(age, 0):.0f} s ago: taken once still for {settle_seconds:g} s"))
+            if settle_seconds > 0 and age < settle_seconds:  # a time in the future (a clock ahead) proves no stillness
+                when = f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (a clock ahead?)"
+                waiting.append(Waiting(source_name, f"changed {when}: taken once still for {settle_seconds:g} s"))
                 continue
             files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.timezone.utc)))
     crash_point("after_list")
@@ -97,14 +98,14 @@ def select(landing: Landing, names: list[str] | None) -> Landing:
     """Only the named files (names relative to the landing folder); all of them without names."""
     if names is None:
         return landing
-    found = {f.source_name: f for f in landing.files}
-    missing = [n for n in names if n not in found and n not in {w.source_name for w in landing.waiting}]
+    wanted = set(names)
+    missing = wanted - {f.source_name for f in landing.files} - {w.source_name for w in landing.waiting}
     if missing:
-        raise LandingError(f"not in the landing folder: {', '.join(missing)}")
+        raise LandingError(f"not in the landing folder: {', '.join(sorted(missing))}")
     return Landing(
-        [found[n] for n in names if n in found],
-        [r for r in landing.refused if r.source_name in names],
-        [w for w in landing.waiting if w.source_name in names],
+        [f for f in landing.files if f.source_name in wanted],  # in arrival order, as a rebuild replays them
+        [r for r in landing.refused if r.source_name in wanted],
+        [w for w in landing.waiting if w.source_name in wanted],
     )
 
 

@@ -77,3 +77,14 @@ def test_sql_without_a_query_says_how_to_give_one(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "give a query" in result.output
     piped = runner.invoke(app, ["sql", "-w", str(tmp_path / "w"), "--format", "csv", "-"], input="SELECT count(*) AS n FROM papers\n")
     assert piped.exit_code == 0 and piped.output.splitlines() == ["n", "1"]
+
+
+@pytest.mark.parametrize("columns", ["300", "80"])  # the table, and the block per row
+def test_values_print_as_they_are_not_as_markup(tmp_path: Path, columns: str) -> None:
+    ingest(tmp_path / "w", ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
+    wide = ", ".join(f"{i} AS a_column_name_long_enough_{i}" for i in range(3))
+    query = f"SELECT '[bold]BERT[/bold] and [mask] [/]' AS \"[t]\", {wide}"
+    result = runner.invoke(app, ["sql", "-w", str(tmp_path / "w"), query], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert ("row 1" in result.output) == (columns == "80")
+    assert "[bold]BERT[/bold] and [mask] [/]" in result.output and "[t]" in result.output

@@ -23,8 +23,21 @@ def test_a_file_changed_within_the_settle_time_waits_and_the_others_are_taken(tm
 def test_without_a_settle_time_every_file_is_taken(tmp_path: Path) -> None:
     landing = write_landing(tmp_path / "landing", {"old.txt": b"old"})
     (landing / "fresh.txt").write_bytes(b"just copied in")
+    ahead = landing / "ahead.txt"
+    ahead.write_bytes(b"from a machine whose clock is ahead")
+    os.utime(ahead, (time.time() + 600, time.time() + 600))
     listed = list_landing(landing)
-    assert [f.source_name for f in listed.files] == ["old.txt", "fresh.txt"] and listed.waiting == []
+    assert [f.source_name for f in listed.files] == ["old.txt", "fresh.txt", "ahead.txt"] and listed.waiting == []
+
+
+def test_a_file_changed_in_the_future_waits_too(tmp_path: Path) -> None:
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    ahead = landing / "ahead.txt"
+    ahead.write_bytes(b"written on a share whose clock is ahead")
+    os.utime(ahead, (time.time() + 600, time.time() + 600))
+    listed = list_landing(landing, settle_seconds=60)
+    assert listed.files == [] and "in the future (a clock ahead?)" in listed.waiting[0].reason
 
 
 def test_a_file_still_for_the_settle_time_is_taken(tmp_path: Path) -> None:
@@ -35,6 +48,13 @@ def test_a_file_still_for_the_settle_time_is_taken(tmp_path: Path) -> None:
     stamp = time.time() - 61
     os.utime(path, (stamp, stamp))
     assert [f.source_name for f in list_landing(landing, settle_seconds=60).files] == ["settled.txt"]
+
+
+def test_named_files_come_in_arrival_order_whatever_the_order_of_the_names(tmp_path: Path) -> None:
+    # The order a run processes its files in decides which of two copies is the duplicate; a
+    # rebuild replays them in arrival order, so a run given names must process them so too.
+    landing = write_landing(tmp_path / "landing", {"a.txt": b"first", "b.txt": b"second", "c.txt": b"third"})
+    assert [f.source_name for f in select(list_landing(landing), ["c.txt", "a.txt"]).files] == ["a.txt", "c.txt"]
 
 
 def test_a_waiting_file_named_for_a_backfill_waits_rather_than_being_called_missing(tmp_path: Path) -> None:
