@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import polars as pl
 
@@ -50,10 +51,24 @@ class Failure:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One expectation as evaluated, passed or not: a row of the data-quality record (CHECK)."""
+
+    suite: str
+    expectation: str
+    column: str | None
+    description: str
+    success: bool
+    unexpected: int | None  # rows that did not meet it; None for a table-level expectation
+    observed: str | None  # the value a table-level expectation observed, as JSON
+
+
+@dataclass(frozen=True)
 class SuiteReport:
     suite: str
     evaluated: int
     failures: list[Failure]
+    checks: list[Check] = field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -69,6 +84,11 @@ class SuiteReport:
             examples = ", ".join(_observed(f, frame, row) for row in f.rows[:3])
             lines.append(f"{self.suite}: {f.description} [{f.label}]: {len(f.rows)} of {frame.height} rows, e.g. {examples}")
         return "\n".join(lines)
+
+
+def check_rows(reports: list[SuiteReport]) -> list[dict[str, Any]]:
+    """The checks of `reports` as rows of the CHECK struct, suite by suite, in suite-file order."""
+    return [asdict(check) for report in reports for check in report.checks]
 
 
 # --- the gate before anything is written ---------------------------------------------------

@@ -119,6 +119,9 @@ def print_run(summary: dict[str, Any]) -> None:
     totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
     totals.add_row("papers", f"{summary['n_new_papers']} new, {summary['n_updated_papers']} updated, {summary['n_papers']} in all")
     totals.add_row("dataset version", str(summary["dataset_version"] or "none yet"))
+    if summary["checks"]:
+        passed = sum(1 for c in summary["checks"] if c["success"])
+        totals.add_row("quality checks", f"{passed} of {len(summary['checks'])} passed")
     for label, key in (("run report", "run_report"), ("release", "release"), ("data-quality report", "quality_report")):
         if summary.get(key):
             totals.add_row(label, Text(str(summary[key])))

@@ -15,6 +15,19 @@ LINK = pl.Struct({"url": pl.String, "kind": pl.String})
 TABLE_VERSION = pl.Struct(
     {"table": pl.String, "delta_version": pl.Int64, "rows": pl.Int64, "fingerprint": pl.String}
 )
+# One expectation of the publish gate and how the run's tables fared: the data-quality record
+# that comes with every dataset version (in `runs` and in each release's manifest).
+CHECK = pl.Struct(
+    {
+        "suite": pl.String,
+        "expectation": pl.String,
+        "column": pl.String,
+        "description": pl.String,
+        "success": pl.Boolean,
+        "unexpected": pl.Int64,
+        "observed": pl.String,
+    }
+)
 UTC = pl.Datetime("us", "UTC")
 
 
@@ -236,6 +249,13 @@ RUNS = TableContract(
         Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table"),
         Column("message", pl.String, "what the run did, in one line"),
         Column("quality_report", pl.String, "path of the run's data-quality report (Data Docs)", nullable=True),
+        Column(
+            "checks",
+            pl.List(CHECK),
+            "each publish-gate expectation (suite, expectation, column, description), whether the run's "
+            "tables met it, how many rows did not (unexpected) or the value observed",
+            nullable=True,
+        ),
     ),
     volatile=("run_id", "started_at", "finished_at"),
 )

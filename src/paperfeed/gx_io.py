@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from paperfeed.checks import Failure, GateError, SuiteReport
+from paperfeed.checks import Check, Failure, GateError, SuiteReport
 
 QUALITY_DIR = "quality"
 SUITES_ENV = "PAPERFEED_EXPECTATIONS"
@@ -107,27 +107,42 @@ class QualityGate:
                 # '...-6055a04a' reads as an impossible UTC offset: the run would crash.
                 run_id=gx.RunIdentifier(run_name=self.run_id, run_time=self.started_at),
             )
-        failures = []
+        failures, checks = [], []
         for outcome in result.results:
             config = outcome.expectation_config
             errors = _errors(outcome.exception_info)
             if errors:
                 raise GateError(f"suite {suite!r}: {config.type} could not be evaluated: {errors[0]}")
-            if outcome.success:
-                continue
             found = outcome.to_json_dict().get("result") or {}
             rows = found.get("unexpected_index_list")
+            position = self._positions[suite].get(str(config.id), len(self._positions[suite]))
+            column = config.kwargs.get("column") or config.kwargs.get("column_A") or ", ".join(config.kwargs.get("column_list") or []) or None
+            observed = None if rows is not None else json.dumps(found.get("observed_value"), default=str)
+            checks.append((
+                position,
+                Check(
+                    suite, config.type, column, config.description or config.type, bool(outcome.success),
+                    len(rows) if rows is not None else None, observed,
+                ),
+            ))
+            if outcome.success:
+                continue
             failures.append(
                 Failure(
-                    position=self._positions[suite].get(str(config.id), len(self._positions[suite])),
+                    position=position,
                     expectation=config.type,
-                    column=config.kwargs.get("column") or config.kwargs.get("column_A"),
+                    column=column,
                     description=config.description or config.type,
                     rows=[int(r) for r in rows] if rows is not None else None,
-                    observed=None if rows is not None else json.dumps(found.get("observed_value"), default=str),
+                    observed=observed,
                 )
             )
-        return SuiteReport(suite, len(result.results), sorted(failures, key=lambda f: f.position))
+        return SuiteReport(
+            suite,
+            len(result.results),
+            sorted(failures, key=lambda f: f.position),
+            [check for _, check in sorted(checks, key=lambda pair: pair[0])],
+        )
 
     def build_docs(self) -> Path | None:
         """Render this run's Data Docs pages and the site index; return the index page, if anything

@@ -110,8 +110,40 @@ def run_report(summary: dict[str, Any], days: list[tuple[str, int, int]], links:
             table(["file", "status", "date", "records", "set aside", "reason"], files, numeric={3, 4})
             if files
             else '<p class="muted">No files.</p>',
+            "<h2>Data quality</h2>",
+            quality_section(summary.get("checks") or []),
             f"<h2>More</h2><ul>{link_items}</ul>" if link_items else "",
         ],
+    )
+
+
+def quality_section(checks: list[dict[str, Any]]) -> str:
+    """The publish gate's checks, per suite: how many passed, and what failed."""
+    if not checks:
+        return '<p class="muted">No checks ran: nothing new to publish.</p>'
+    suites: dict[str, list[dict[str, Any]]] = {}
+    for check in checks:
+        suites.setdefault(check["suite"], []).append(check)
+    rows = [
+        [
+            f"<code>{escape(suite)}</code>",
+            str(len(group)),
+            str(sum(1 for c in group if c["success"])),
+            "<br>".join(
+                f'<span class="rejected">{escape(c["description"])}</span> '
+                f'<span class="muted">({escape(c["expectation"])}({escape(c["column"] or "table")}): '
+                + (f'{c["unexpected"]} rows' if c["unexpected"] is not None else f'observed {escape(str(c["observed"]))}')
+                + ")</span>"
+                for c in group
+                if not c["success"]
+            ),
+        ]
+        for suite, group in suites.items()
+    ]
+    passed = sum(1 for c in checks if c["success"])
+    return (
+        f"<p>{passed} of {len(checks)} checks of the publish gate passed (Great Expectations suites in "
+        "<code>expectations/</code>).</p>" + table(["suite", "checks", "passed", "failed"], rows, numeric={1, 2})
     )
 
 
@@ -139,10 +171,17 @@ def release_index(manifests: list[dict[str, Any]]) -> str:
             f'<a href="{escape(name)}/manifest.json">manifest.json</a> · <a href="{escape(name)}/README.md">dataset card</a></span></h2>',
             f"<p>{changes['added']} papers added, {changes['updated']} updated, {changes['removed']} removed"
             + (f" since version {changes['previous_version']}." if changes["previous_version"] else " (first release).")
+            + _quality_note(m.get("quality"))
             + "</p>",
             table(["file", "rows", "size", "sha256"], rows, numeric={1, 2}),
         ]
     return page("paperfeed releases", body)
+
+
+def _quality_note(record: dict[str, Any] | None) -> str:
+    if not record or not record["evaluated"]:
+        return ""
+    return f' Data quality: <span class="accepted">{record["passed"]} of {record["evaluated"]} checks passed</span>.'
 
 
 def _size(n: int) -> str:

@@ -26,6 +26,7 @@ from paperfeed.checks import (
     SNAPSHOT_SUITE,
     apply_record_gate,
     apply_snapshot_gate,
+    check_rows,
     publish_frames,
     record_rows,
     snapshot_profiles,
@@ -225,7 +226,8 @@ def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) ->
         return replace(summary, message=message)
     number = (state.version.number if state.version else 0) + 1
     row = _run_row(ctx, summary, "", "published", None) | {"dataset_version": number}
-    failures = _publish_gate(gate, plan.tables, pl.concat([store.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))]))
+    failures, checks = _publish_gate(gate, plan.tables, pl.concat([store.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))]))
+    summary = replace(summary, checks=checks)
     crash_point("after_publish_gate")
     report = gate.build_docs()
     crash_point("after_docs")
@@ -266,14 +268,16 @@ def finish_run(ctx: RunContext, summary: RunSummary) -> RunSummary:
         return replace(summary, release=release)
 
 
-def _publish_gate(gate: QualityGate, tables: Tables, runs: pl.DataFrame) -> str:
-    """Validate every published table; return the failures in words ('' when all pass)."""
-    lines = []
+def _publish_gate(gate: QualityGate, tables: Tables, runs: pl.DataFrame) -> tuple[str, list[dict[str, Any]]]:
+    """Validate every published table; return the failures in words ('' when all pass) and every
+    check, passed or not (the version's data-quality record)."""
+    lines, reports = [], []
     for suite, frame in publish_frames(tables, runs).items():
         report = gate.validate(suite, frame)
+        reports.append(report)
         if not report.success:
             lines.append(report.summary(frame))
-    return "\n".join(lines)
+    return "\n".join(lines), check_rows(reports)
 
 
 def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str, report: Path | None) -> dict[str, Any]:
@@ -297,4 +301,5 @@ def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str, re
         "table_versions": [],
         "message": message,
         "quality_report": str(report) if report else None,
+        "checks": summary.checks,
     }

@@ -38,6 +38,12 @@ def checksums(files: list[dict[str, Any]]) -> str:
     return "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
 
 
+def quality(checks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The data-quality record of a version: its publish gate's checks, and how many passed."""
+    checks = checks or []
+    return {"evaluated": len(checks), "passed": sum(1 for c in checks if c["success"]), "checks": checks}
+
+
 def manifest(
     version: int,
     run_id: str,
@@ -46,6 +52,7 @@ def manifest(
     files: list[dict[str, Any]],
     previous_version: int | None,
     changes: Changes,
+    checks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "dataset": DATASET_NAME,
@@ -60,11 +67,19 @@ def manifest(
             "previous_version": previous_version,
             **{kind: len(getattr(changes, kind)) for kind in CHANGE_KINDS},
         },
+        "quality": quality(checks),
         "files": files,
     }
 
 
-def dataset_card(version: int, created: dt.datetime, rows: dict[str, int], changes: Changes, previous: int | None) -> str:
+def dataset_card(
+    version: int,
+    created: dt.datetime,
+    rows: dict[str, int],
+    changes: Changes,
+    previous: int | None,
+    checks: list[dict[str, Any]] | None = None,
+) -> str:
     """README.md of a release: Hugging Face dataset-card front matter, then what the data is."""
     configs = []
     for table in RELEASE_TABLES:
@@ -105,6 +120,8 @@ def dataset_card(version: int, created: dt.datetime, rows: dict[str, int], chang
         f"Changes {since}: {len(changes.added)} papers added, {len(changes.updated)} updated, "
         f"{len(changes.removed)} removed (paper_ids in `changes/`).",
         "",
+        _quality_line(quality(checks)),
+        "",
         "Titles and abstracts are the authors' (from arXiv, as shown by Hugging Face); check each",
         "paper's own license before reuse. `paper_id` is the first 16 hex digits of the sha256 of the",
         "normalised title.",
@@ -117,3 +134,14 @@ def dataset_card(version: int, created: dt.datetime, rows: dict[str, int], chang
         body += [f"| `{c.name}` | {c.meaning} |" for c in table.columns]
         body.append("")
     return "\n".join(front + [""] + body)
+
+
+def _quality_line(record: dict[str, Any]) -> str:
+    if not record["evaluated"]:
+        return "Data quality: no record (this version was published before paperfeed kept one)."
+    suites = sorted({c["suite"] for c in record["checks"]})
+    return (
+        f"Data quality: this version passed {record['passed']} of {record['evaluated']} checks of the publish gate "
+        f"(Great Expectations suites for {', '.join(f'`{s}`' for s in suites)}); each is listed, with what it "
+        "observed, under `quality` in `manifest.json`."
+    )

@@ -75,7 +75,8 @@ def _build(store: Warehouse, version: int, final: Path) -> None:
     created = dt.datetime.now(dt.timezone.utc)
     rows = {f["table"]: f["rows"] for f in files}
     card = scratch / "README.md"
-    card.write_text(dataset_card(version, created, rows, changes, version - 1 if version > 1 else None), encoding="utf-8")
+    checks = runs.filter(pl.col("run_id") == target.run_id)["checks"].to_list()[0]
+    card.write_text(dataset_card(version, created, rows, changes, version - 1 if version > 1 else None, checks), encoding="utf-8")
     files.append(_describe(scratch, card, None))
     sums = scratch / CHECKSUMS
     sums.write_text(checksums(files), encoding="utf-8")
@@ -83,7 +84,10 @@ def _build(store: Warehouse, version: int, final: Path) -> None:
     snapshots = tables["snapshots"]
     write_atomic(
         scratch / MANIFEST,
-        json.dumps(manifest(version, target.run_id, created, snapshots, files, version - 1 if version > 1 else None, changes), indent=2),
+        json.dumps(
+            manifest(version, target.run_id, created, snapshots, files, version - 1 if version > 1 else None, changes, checks),
+            indent=2,
+        ),
     )
     os.rename(scratch, final)
 

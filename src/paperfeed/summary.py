@@ -34,6 +34,7 @@ class RunSummary:
     quality_report: str | None = None
     run_report: str | None = None
     release: str | None = None
+    checks: list[dict[str, Any]] = field(default_factory=list)  # the publish gate's, passed or not
 
     def count(self, status: str) -> int:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
@@ -45,6 +46,10 @@ class RunSummary:
     @property
     def had_input_problems(self) -> bool:
         return self.count("rejected") + self.count("refused") + self.n_quarantined > 0
+
+    def checks_passed(self) -> str:
+        passed = sum(1 for c in self.checks if c["success"])
+        return f"{passed} of {len(self.checks)}" if self.checks else "—"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "n_quarantined": self.n_quarantined, "had_input_problems": self.had_input_problems}
@@ -63,6 +68,7 @@ class RunSummary:
             f"| records quarantined | {self.n_quarantined} |",
             f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
             f"| appearances | {self.n_appearances} |",
+            f"| data-quality checks passed | {self.checks_passed()} |",
             f"| warehouse | `{self.warehouse}` |",
             f"| run report | {f'[{self.run_report}](file://{self.run_report})' if self.run_report else '—'} |",
             f"| release | {f'[{self.release}](file://{self.release})' if self.release else '—'} |",

@@ -19,6 +19,7 @@ from PIL import Image
 
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.contracts import ALL_TABLES
+from paperfeed.gx_io import suites_dir
 from paperfeed.pages import NEW, RETURNING
 
 pytestmark = pytest.mark.slow
@@ -155,6 +156,32 @@ def pixels_near(image: Image.Image, colour: str, tolerance: int = 12) -> int:
     return sum(1 for p in image.get_flattened_data() if all(abs(a - b) <= tolerance for a, b in zip(p, target)))
 
 
+PUBLISH_SUITES = ["snapshots", "appearances", "papers", "paper_versions", "links", "quarantine", "runs"]  # README
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_each_release_carries_the_quality_record_of_its_version(warehouse: Path, version: int) -> None:
+    checks = sum(len(json.loads((suites_dir() / f"{s}.json").read_text())["expectations"]) for s in PUBLISH_SUITES)
+    record = manifest(warehouse, version)["quality"]
+    assert record["evaluated"] == record["passed"] == checks == len(record["checks"])
+    assert {c["suite"] for c in record["checks"]} == set(PUBLISH_SUITES)
+    release = warehouse / "releases" / f"v{version:04d}"
+    assert f"this version passed {checks} of {checks} checks of the publish gate" in (release / "README.md").read_text()
+    assert f"{checks} of {checks} checks passed" in (warehouse / "releases" / "index.html").read_text()
+    # the same record as the warehouse's runs table, for that version
+    recorded = sql_rows(warehouse, version)
+    assert recorded == [(c["suite"], c["expectation"], c["column"], c["success"]) for c in record["checks"]]
+
+
+def sql_rows(warehouse: Path, version: int) -> list[tuple[str, str, str | None, bool]]:
+    query = (
+        "SELECT c.suite, c.expectation, c.column, c.success FROM runs, unnest(checks) WITH ORDINALITY AS t(c, i) "
+        f"WHERE status = 'published' AND dataset_version = {version} ORDER BY i"
+    )
+    rows = json.loads(paperfeed("sql", "-w", str(warehouse), "--json", query).stdout)
+    return [(r["suite"], r["expectation"], r["column"], r["success"]) for r in rows]
+
+
 def test_the_run_report_shows_the_files_and_the_feed_over_time(warehouse: Path, tmp_path: Path) -> None:
     report = max((warehouse / "reports").glob("*.html"), key=lambda p: p.stat().st_mtime)
     dom, shot = render(report, tmp_path)
@@ -166,6 +193,10 @@ def test_the_run_report_shows_the_files_and_the_feed_over_time(warehouse: Path, 
         assert f">{day}</text>" in dom
     assert pixels_near(shot, NEW) > 3000 and pixels_near(shot, RETURNING) > 1000  # the bars are painted
     assert pixels_near(shot, "#f4f6f8") > 2000  # and the table's header row
+    checks = sum(len(json.loads((suites_dir() / f"{s}.json").read_text())["expectations"]) for s in PUBLISH_SUITES)
+    assert f"{checks} of {checks} checks of the publish gate passed" in dom
+    for suite in PUBLISH_SUITES:
+        assert f"<code>{suite}</code>" in dom
 
 
 def test_the_release_page_shows_every_release_with_its_files(warehouse: Path, tmp_path: Path) -> None:

@@ -36,3 +36,9 @@ def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version
     runs = store.runs()
     assert runs["status"].to_list() == ["published", "failed"]
     assert "nothing published (dataset version 1 stays current)" in runs["message"][-1]
+    # The blocked run's quality record names the check that failed, with the rows that failed it.
+    failed = [c for c in runs["checks"][-1] if not c["success"]]
+    assert [(c["suite"], c["expectation"], c["column"], c["unexpected"]) for c in failed] == [
+        ("papers", "expect_column_values_to_be_unique", "paper_id", 2)
+    ]
+    assert all(c["success"] for c in runs["checks"][0])

@@ -170,6 +170,16 @@ def test_consistent_tables_pass_the_publish_gate(gate: QualityGate, good_tables:
     assert failures(gate, good_tables) == {}
 
 
+def test_every_check_is_reported_passed_or_not_in_its_suite_file_order(gate: QualityGate, good_tables: Tables) -> None:
+    broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([good_tables.papers, good_tables.papers.head(1)])})
+    report = gate.validate("papers", publish_frames(broken, RUNS.empty())["papers"])
+    written = json.loads((suites_dir() / "papers.json").read_text())["expectations"]
+    assert [(c.expectation, c.description) for c in report.checks] == [(e["type"], e["description"]) for e in written]
+    assert [c.expectation for c in report.checks if not c.success] == [f.expectation for f in report.failures]
+    unique = next(c for c in report.checks if c.expectation == "expect_column_values_to_be_unique")
+    assert (unique.column, unique.success, unique.unexpected) == ("paper_id", False, 2)
+
+
 def test_publish_gate_catches_a_duplicate_paper_id(gate: QualityGate, good_tables: Tables) -> None:
     broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([good_tables.papers, good_tables.papers.head(1)])})
     assert "expect_column_values_to_be_unique(paper_id)" in failures(gate, broken)["papers"]
