@@ -93,15 +93,21 @@ def replay(warehouse: Path, run_id: str) -> list[RawSnapshot]:
     log = arrivals(warehouse).filter(pl.col("processed") & (pl.col("run_id") == run_id))
     replayed = []
     for row in log.iter_rows(named=True):
-        path = raw_path(warehouse, row["snapshot_id"])
-        if not path.is_file():
-            raise ArchiveError(f"the raw archive lost {row['source_name']}: {path} is missing")
-        data = path.read_bytes()
-        if hashlib.sha256(data).hexdigest() != row["snapshot_id"]:
-            raise ArchiveError(f"the raw archive's copy of {row['source_name']} is damaged: {path} no longer matches its hash")
-        file = LandingFile(path, row["source_name"], row["arrived_at"], year=row["year"])
+        data = read_archived(warehouse, row["snapshot_id"], row["source_name"])
+        file = LandingFile(raw_path(warehouse, row["snapshot_id"]), row["source_name"], row["arrived_at"], year=row["year"])
         replayed.append(RawSnapshot(file, data))
     return replayed
+
+
+def read_archived(warehouse: Path, snapshot_id: str, source_name: str) -> bytes:
+    """The archived bytes of a file, checked against their hash; ArchiveError if missing or damaged."""
+    path = raw_path(warehouse, snapshot_id)
+    if not path.is_file():
+        raise ArchiveError(f"the raw archive lost {source_name}: {path} is missing")
+    data = path.read_bytes()
+    if hashlib.sha256(data).hexdigest() != snapshot_id:
+        raise ArchiveError(f"the raw archive's copy of {source_name} is damaged: {path} no longer matches its hash")
+    return data
 
 
 def _store(path: Path, data: bytes) -> None:

@@ -1,10 +1,10 @@
 """The `paperfeed` command: ingest (run, backfill, serve on a schedule), query (sql, versions),
-distribute (export), and rebuild from the raw archive.
+distribute (export), rebuild from the raw archive, and verify what is on disk.
 
 Exit codes (also in the README): 0 done; 1 done, but some input was rejected, set aside or
 refused; 2 bad usage, bad SQL or unknown version; 3 the warehouse is locked by another run; 4 the
 publish gate failed and nothing was published; 5 the run failed otherwise; 6 a rebuild differs
-from the warehouse it was rebuilt from.
+from the warehouse it was rebuilt from, or verify found a problem.
 """
 
 from __future__ import annotations
@@ -309,6 +309,43 @@ def rebuild(
             table.add_row(str(v["version"]), str(v["run_id"]), str(len(v["tables"])), verdict)
         out.print(table)
     raise typer.Exit(EXIT_OK if same else EXIT_DIFFERS)
+
+
+@app.command()
+def verify(
+    warehouse: Warehouse = config.DEFAULT_WAREHOUSE,
+    all_versions: Annotated[bool, typer.Option("--all-versions", help="Check every dataset version, not only the current one.")] = False,
+    wait: Wait = config.DEFAULT_LOCK_WAIT_SECONDS,
+    as_json: Json = False,
+) -> None:
+    """Check the warehouse against its own records: tables against their fingerprints, the raw
+    archive against its hashes, releases against their manifests, and the DuckDB file."""
+    from paperfeed.verify_io import verify as check
+    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.warehouse_io import WarehouseLocked, warehouse_lock
+
+    store = Store(warehouse)
+    if store.current() is None:
+        fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", EXIT_USAGE)
+    try:
+        # Read while no run writes: a run half-way through would look like a finding.
+        with warehouse_lock(store.root, "verify", wait), working(f"verifying {warehouse}"):
+            result = check(store, all_versions)
+    except WarehouseLocked as error:
+        fail(str(error), EXIT_LOCKED)
+    if as_json:
+        emit_json({"ok": not result.findings, "checked": result.checked, "findings": result.findings})
+    else:
+        checked = ", ".join(f"{n} {area.replace('_', ' ')}" for area, n in result.checked.items())
+        if result.findings:
+            table = Table("area", "where", "problem", title=f"{len(result.findings)} problems in {escape(str(warehouse))}")
+            for f in result.findings:
+                table.add_row(f["area"], escape(f["subject"]), escape(f["problem"]))
+            out.print(table)
+            out.print(escape(f"checked {checked}; `paperfeed rebuild` recreates the tables from the raw archive"), highlight=False)
+        else:
+            out.print(escape(f"all good: checked {checked}"), highlight=False)
+    raise typer.Exit(EXIT_DIFFERS if result.findings else EXIT_OK)
 
 
 def _compare_versions(source: Store, published: pl.DataFrame, rebuilt: Store) -> list[dict[str, Any]]:

@@ -101,19 +101,23 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     return target
 
 
-def refresh_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> bool:
-    """Rewrite the DuckDB file unless it already shows `version` of this warehouse folder (a run
-    that died after publishing, or a warehouse that was moved, leaves it stale). True if rewritten."""
-    path = warehouse.root / DUCKDB_FILE
+def duckdb_file_shows(warehouse: Warehouse) -> tuple[int, str] | None:
+    """(dataset version, warehouse folder) the DuckDB file's views show; None if it is missing or unreadable."""
     try:
-        con = duckdb.connect(str(path), read_only=True)
+        con = duckdb.connect(str(warehouse.root / DUCKDB_FILE), read_only=True)
         try:
             shown = con.sql(f"SELECT dataset_version, warehouse FROM {VERSION_VIEW}").fetchone()
         finally:
             con.close()
     except duckdb.Error:
-        shown = None
-    if shown == (version.number, str(warehouse.root)):
+        return None
+    return (int(shown[0]), str(shown[1])) if shown else None
+
+
+def refresh_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> bool:
+    """Rewrite the DuckDB file unless it already shows `version` of this warehouse folder (a run
+    that died after publishing, or a warehouse that was moved, leaves it stale). True if rewritten."""
+    if duckdb_file_shows(warehouse) == (version.number, str(warehouse.root)):
         return False
     write_duckdb_file(warehouse, version)
     return True

@@ -92,6 +92,23 @@ def _build(store: Warehouse, version: int, final: Path) -> None:
     os.rename(scratch, final)
 
 
+def release_problems(folder: Path) -> list[str]:
+    """What differs between a release folder and its manifest (missing files, other bytes); [] when whole."""
+    path = folder / MANIFEST
+    if not path.is_file():
+        return [f"{folder.name} has no {MANIFEST}"]
+    problems = []
+    for entry in json.loads(path.read_text(encoding="utf-8"))["files"]:
+        file = folder / entry["path"]
+        if not file.is_file():
+            problems.append(f"{folder.name}/{entry['path']} is missing")
+            continue
+        data = file.read_bytes()
+        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+            problems.append(f"{folder.name}/{entry['path']} no longer matches its size and sha256 in the manifest")
+    return problems
+
+
 def write_index(store: Warehouse) -> Path:
     releases = store.root / RELEASES_DIR
     manifests = [json.loads(p.read_text(encoding="utf-8")) for p in sorted(releases.glob(f"v*/{MANIFEST}"))]

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from paperfeed.cli import app
 
-COMMANDS = ["run", "backfill", "serve", "sql", "versions", "export", "rebuild"]
+COMMANDS = ["run", "backfill", "serve", "sql", "versions", "export", "rebuild", "verify"]
 runner = CliRunner()
 
 
@@ -24,7 +24,7 @@ def test_shared_flags_are_the_same_everywhere() -> None:
     helps = {c: runner.invoke(app, [c, "--help"], env={"COLUMNS": "200"}).output for c in COMMANDS}
     for flag, commands in {
         "--warehouse": COMMANDS,
-        "--json": ["run", "backfill", "sql", "versions", "export", "rebuild"],
+        "--json": ["run", "backfill", "sql", "versions", "export", "rebuild", "verify"],
         "--landing": ["run", "backfill", "serve"],
         "--year": ["run", "backfill", "serve"],
     }.items():
