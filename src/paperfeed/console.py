@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import polars as pl
+from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -55,7 +56,7 @@ def emit(frame: pl.DataFrame, format: Format) -> None:
 
 def _header_width(columns: list[str]) -> int:
     """Width of a table whose every column is just wide enough for its name (Rich pads 1 + 1 and draws a border)."""
-    return sum(len(name) + 3 for name in columns) + 1
+    return sum(cell_len(name) + 3 for name in columns) + 1
 
 
 def _print_rows_vertically(columns: list[str], cells: list[list[Text]]) -> None:
