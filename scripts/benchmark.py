@@ -25,6 +25,8 @@ from paperfeed.config import SAMPLE_FEED  # noqa: E402
 from paperfeed.curate import Tables, curate  # noqa: E402
 from paperfeed.landing_io import LandingFile, RawSnapshot  # noqa: E402
 from paperfeed.snapshot import prepare_snapshot  # noqa: E402
+from paperfeed.verify_io import verify  # noqa: E402
+from paperfeed.warehouse_io import Warehouse  # noqa: E402
 
 
 def feed(days: int) -> list[RawSnapshot]:
@@ -70,6 +72,9 @@ def main() -> None:
         started = time.perf_counter()
         noop = run_steps(Path(folder) / "warehouse", raws, year=None)
         noop_s = time.perf_counter() - started
+        started = time.perf_counter()
+        verified = verify(Warehouse(Path(folder) / "warehouse"), all_versions=True)
+        verify_s = time.perf_counter() - started
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"feed: {len(raws)} snapshots, {size / 1e6:.1f} MB, {records:,} records -> "
@@ -78,6 +83,7 @@ def main() -> None:
     print(f"curate (all tables):          {curate_s:6.2f} s")
     print(f"whole run, library steps:     {run_s:6.2f} s  (archive, gates, curate, publish, release, report; {summary.status})")
     print(f"run again, nothing new:       {noop_s:6.2f} s  ({noop.status})")
+    print(f"verify, every version:        {verify_s:6.2f} s  ({len(verified.findings)} findings; {verified.checked})")
     print(f"peak memory (RSS):            {peak_mb:6.0f} MB")
 
 
