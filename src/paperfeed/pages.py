@@ -13,7 +13,7 @@ STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#111;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
 table{border-collapse:collapse;width:100%;margin:.5rem 0}th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
-th{background:#f4f6f8}td.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.9em}
+th{background:#f4f6f8}td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.9em}
 .accepted{color:#166534}.duplicate{color:#92400e}.rejected,.refused{color:#b91c1c}.waiting{color:#0e7490}.muted{color:#666}
 .legend span{display:inline-block;width:.9em;height:.9em;margin:0 .3em 0 1em;vertical-align:-.1em}
 """
@@ -36,7 +36,13 @@ def page(title: str, body: list[str]) -> str:
 def table(headers: list[str] | None, rows: list[list[str]], numeric: set[int] | None = None) -> str:
     """An HTML table; cells are HTML already (escape text before passing it)."""
     numeric = numeric or set()
-    head = "<thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in headers) + "</tr></thead>" if headers else ""
+    head = (
+        "<thead><tr>"
+        + "".join(f'<th class="n">{escape(h)}</th>' if i in numeric else f"<th>{escape(h)}</th>" for i, h in enumerate(headers))
+        + "</tr></thead>"
+        if headers
+        else ""
+    )
     body = "".join(
         "<tr>" + "".join(f'<td class="n">{c}</td>' if i in numeric else f"<td>{c}</td>" for i, c in enumerate(row)) + "</tr>"
         for row in rows
