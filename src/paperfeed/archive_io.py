@@ -21,7 +21,6 @@ from paperfeed.atomic_io import write_atomic
 from paperfeed.contracts import ARRIVALS
 from paperfeed.faults import crash_point
 from paperfeed.landing_io import LandingFile, RawSnapshot
-from paperfeed.warehouse_io import Warehouse
 
 RAW_DIR = "raw"
 ARRIVALS_DIR = "arrivals"
@@ -78,12 +77,6 @@ def arrivals(warehouse: Path) -> pl.DataFrame:
     if not DeltaTable.is_deltatable(uri):
         return ARRIVALS.empty()
     return ARRIVALS.upgrade(pl.read_delta(uri)).sort("archived_at", "arrived_at", "source_name")
-
-
-def replayed_runs(warehouse: Path) -> list[str]:
-    """The published runs, oldest first: one dataset version each, and each processed files (a run
-    with nothing new publishes no version)."""
-    return Warehouse(warehouse).published()["run_id"].to_list()
 
 
 def replay(warehouse: Path, run_id: str) -> list[RawSnapshot]:

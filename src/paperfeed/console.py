@@ -19,6 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
+from paperfeed.summary import quality_record
+
 out = Console()
 err = Console(stderr=True)
 STATUS_STYLE = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "refused": "red", "already ingested": "dim", "waiting": "cyan"}
@@ -121,8 +123,8 @@ def print_run(summary: dict[str, Any]) -> None:
     totals.add_row("papers", f"{summary['n_new_papers']} new, {summary['n_updated_papers']} updated, {summary['n_papers']} in all")
     totals.add_row("dataset version", str(summary["dataset_version"] or "none yet"))
     if summary["checks"]:
-        passed = sum(1 for c in summary["checks"] if c["success"])
-        totals.add_row("quality checks", f"{passed} of {len(summary['checks'])} passed")
+        record = quality_record(summary["checks"])
+        totals.add_row("quality checks", f"{record['passed']} of {record['evaluated']} passed")
     for label, key in (("run report", "run_report"), ("release", "release"), ("data-quality report", "quality_report")):
         if summary.get(key):
             totals.add_row(label, Text(str(summary[key])))

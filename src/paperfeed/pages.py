@@ -9,6 +9,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from paperfeed.summary import quality_record
+
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#111;padding:0 1rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}
@@ -134,7 +136,7 @@ def quality_section(checks: list[dict[str, Any]]) -> str:
         [
             f"<code>{escape(suite)}</code>",
             str(len(group)),
-            str(sum(1 for c in group if c["success"])),
+            str(quality_record(group)["passed"]),
             "<br>".join(
                 f'<span class="rejected">{escape(c["description"])}</span> '
                 f'<span class="muted">({escape(c["expectation"])}({escape(c["column"] or "table")}): '
@@ -146,9 +148,9 @@ def quality_section(checks: list[dict[str, Any]]) -> str:
         ]
         for suite, group in suites.items()
     ]
-    passed = sum(1 for c in checks if c["success"])
+    record = quality_record(checks)
     return (
-        f"<p>{passed} of {len(checks)} checks of the publish gate passed (Great Expectations suites in "
+        f"<p>{record['passed']} of {record['evaluated']} checks of the publish gate passed (Great Expectations suites in "
         "<code>expectations/</code>).</p>" + table(["suite", "checks", "passed", "failed"], rows, numeric={1, 2})
     )
 

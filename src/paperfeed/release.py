@@ -18,6 +18,7 @@ import polars as pl
 
 from paperfeed.changes import Changes
 from paperfeed.contracts import ALL_TABLES, PAPERS, TableContract
+from paperfeed.summary import quality_record
 
 RELEASE_TABLES: tuple[TableContract, ...] = ALL_TABLES
 CHANGE_KINDS = ("added", "updated", "removed")
@@ -36,12 +37,6 @@ def checksums(files: list[dict[str, Any]]) -> str:
     """The files' sha256 in the format of coreutils' `sha256sum` (hash, two spaces, path), so a
     downloader checks a release with `sha256sum -c SHA256SUMS` and no code of ours."""
     return "".join(f"{f['sha256']}  {f['path']}\n" for f in files)
-
-
-def quality(checks: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The data-quality record of a version: its publish gate's checks, and how many passed."""
-    checks = checks or []
-    return {"evaluated": len(checks), "passed": sum(1 for c in checks if c["success"]), "checks": checks}
 
 
 def manifest(
@@ -67,7 +62,7 @@ def manifest(
             "previous_version": previous_version,
             **{kind: len(getattr(changes, kind)) for kind in CHANGE_KINDS},
         },
-        "quality": quality(checks),
+        "quality": quality_record(checks),
         "files": files,
     }
 
@@ -120,7 +115,7 @@ def dataset_card(
         f"Changes {since}: {len(changes.added)} papers added, {len(changes.updated)} updated, "
         f"{len(changes.removed)} removed (paper_ids in `changes/`).",
         "",
-        _quality_line(quality(checks)),
+        _quality_line(quality_record(checks)),
         "",
         "Titles and abstracts are the authors' (from arXiv, as shown by Hugging Face); check each",
         "paper's own license before reuse. `paper_id` is the first 16 hex digits of the sha256 of the",

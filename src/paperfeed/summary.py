@@ -8,6 +8,12 @@ from typing import Any
 import polars as pl
 
 
+def quality_record(checks: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """The data-quality record of a version: its publish gate's checks, and how many passed."""
+    checks = checks or []
+    return {"evaluated": len(checks), "passed": sum(1 for c in checks if c["success"]), "checks": checks}
+
+
 @dataclass(frozen=True)
 class SnapshotOutcome:
     source_name: str
@@ -48,8 +54,8 @@ class RunSummary:
         return self.count("rejected") + self.count("refused") + self.n_quarantined > 0
 
     def checks_passed(self) -> str:
-        passed = sum(1 for c in self.checks if c["success"])
-        return f"{passed} of {len(self.checks)}" if self.checks else "—"
+        record = quality_record(self.checks)
+        return f"{record['passed']} of {record['evaluated']}" if self.checks else "—"
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "n_quarantined": self.n_quarantined, "had_input_problems": self.had_input_problems}

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from helpers import abstract, feed_bytes, ingest, run_steps
 
-from paperfeed.archive_io import ArchiveError, arrivals, raw_path, replay, replayed_runs
+from paperfeed.archive_io import ArchiveError, arrivals, raw_path, replay
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.contracts import DATA_TABLES
 from paperfeed.fingerprint import fingerprint
@@ -41,7 +41,7 @@ def history(warehouse: Path) -> None:
 
 def rebuild(source: Path, into: Path) -> None:
     """What `paperfeed rebuild` runs, without Prefect: each published run of `source` again, in order."""
-    for run_id in replayed_runs(source):
+    for run_id in Warehouse(source).published()["run_id"]:
         run_steps(into, replay(source, run_id), year=None, retry_rejected=True)
 
 
