@@ -9,11 +9,12 @@ from prefect import flow, get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NONE
 
-from paperfeed import archive_io, pipeline
+from paperfeed.storage import archive as archive_io
+from paperfeed.ops import run as pipeline
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
-from paperfeed.landing_io import list_landing, read_snapshot, select
-from paperfeed.snapshot import prepare_snapshot
-from paperfeed.warehouse_io import warehouse_lock
+from paperfeed.storage.landing import list_landing, read_snapshot, select
+from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.storage.warehouse import warehouse_lock
 
 # Inputs are frames and file bytes: never cache or persist them as task results.
 list_files = task(name="list landing folder", retries=2, retry_delay_seconds=2, cache_policy=NONE)(list_landing)

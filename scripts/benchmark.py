@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 from helpers import run_steps  # noqa: E402  (the library steps the flow composes)
 
 from paperfeed.config import SAMPLE_FEED  # noqa: E402
-from paperfeed.curate import Tables, curate  # noqa: E402
-from paperfeed.landing_io import LandingFile, RawSnapshot  # noqa: E402
-from paperfeed.snapshot import prepare_snapshot  # noqa: E402
-from paperfeed.verify_io import verify  # noqa: E402
-from paperfeed.warehouse_io import Warehouse  # noqa: E402
+from paperfeed.curate.tables import Tables, curate  # noqa: E402
+from paperfeed.storage.landing import LandingFile, RawSnapshot  # noqa: E402
+from paperfeed.prepare.snapshot import prepare_snapshot  # noqa: E402
+from paperfeed.ops.verify import verify  # noqa: E402
+from paperfeed.storage.warehouse import Warehouse  # noqa: E402
 
 
 def feed(days: int) -> list[RawSnapshot]:

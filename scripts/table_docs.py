@@ -7,8 +7,8 @@ tests/unit/test_contracts.py fails when the README and the contracts disagree.
 
 from __future__ import annotations
 
-from paperfeed.contracts import ALL_TABLES, ARRIVALS
-from paperfeed.duckdb_io import sql_type
+from paperfeed.model.contracts import ALL_TABLES, ARRIVALS
+from paperfeed.storage.duckdb import sql_type
 
 
 def main() -> None:

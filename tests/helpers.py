@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from paperfeed import pipeline
+from paperfeed.ops import run as pipeline
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.landing_io import LandingFile, RawSnapshot
-from paperfeed.snapshot import PreparedSnapshot, prepare_snapshot
-from paperfeed.summary import RunSummary
+from paperfeed.storage.landing import LandingFile, RawSnapshot
+from paperfeed.prepare.snapshot import PreparedSnapshot, prepare_snapshot
+from paperfeed.publish.summary import RunSummary
 
 HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe", "byAK and the research community"]
 ARRIVED = dt.datetime(2025, 3, 22, 12, 0, tzinfo=dt.timezone.utc)

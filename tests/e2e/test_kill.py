@@ -21,12 +21,12 @@ import pytest
 from helpers import paperfeed, run_steps, write_landing
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.contracts import DATA_TABLES
-from paperfeed.duckdb_io import DUCKDB_FILE, VERSION_VIEW, connect, open_version
-from paperfeed.faults import CRASH_ENV, POINTS
-from paperfeed.fingerprint import fingerprint
-from paperfeed.landing_io import list_landing, read_snapshot
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.model.contracts import DATA_TABLES
+from paperfeed.storage.duckdb import DUCKDB_FILE, VERSION_VIEW, connect, open_version
+from paperfeed.storage.faults import CRASH_ENV, POINTS
+from paperfeed.model.fingerprint import fingerprint
+from paperfeed.storage.landing import list_landing, read_snapshot
+from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 

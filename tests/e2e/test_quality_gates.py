@@ -14,7 +14,7 @@ import pytest
 from helpers import SAMPLE_001, abstract, feed_text, ingest, paperfeed, sql_csv, write_landing
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.gx_io import SUITES_ENV, suites_dir
+from paperfeed.quality.gx import SUITES_ENV, suites_dir
 
 pytestmark = pytest.mark.slow
 

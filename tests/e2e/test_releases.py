@@ -18,9 +18,9 @@ from helpers import paperfeed, write_landing
 from PIL import Image
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.contracts import ALL_TABLES
-from paperfeed.gx_io import suites_dir
-from paperfeed.pages import NEW, RETURNING
+from paperfeed.model.contracts import ALL_TABLES
+from paperfeed.quality.gx import suites_dir
+from paperfeed.publish.pages import NEW, RETURNING
 
 pytestmark = pytest.mark.slow
 SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))

@@ -14,7 +14,7 @@ import pytest
 from helpers import paperfeed, sql_csv, write_landing
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.warehouse_io import Warehouse, warehouse_lock
+from paperfeed.storage.warehouse import Warehouse, warehouse_lock
 
 pytestmark = pytest.mark.slow
 

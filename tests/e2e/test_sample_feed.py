@@ -124,7 +124,7 @@ def test_earlier_versions_answer_with_their_own_counts(prefect_api: str, tmp_pat
 
 
 def test_duckdb_file_in_the_warehouse(warehouse: Path) -> None:
-    from paperfeed.duckdb_io import DUCKDB_FILE, connect
+    from paperfeed.storage.duckdb import DUCKDB_FILE, connect
 
     con = connect(str(warehouse / DUCKDB_FILE), read_only=True)
     assert con.sql("SELECT count(*) FROM papers").fetchone() == (281,)

@@ -18,7 +18,7 @@ import pytest
 from helpers import abstract, feed_bytes, write_landing
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent

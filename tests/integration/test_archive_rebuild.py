@@ -11,13 +11,13 @@ import polars as pl
 import pytest
 from helpers import abstract, feed_bytes, ingest, run_steps
 
-from paperfeed.archive_io import ArchiveError, arrivals, raw_path, replay
+from paperfeed.storage.archive import ArchiveError, arrivals, raw_path, replay
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.contracts import DATA_TABLES
-from paperfeed.fingerprint import fingerprint
-from paperfeed.gx_io import SUITES_ENV, suites_dir
-from paperfeed.pipeline import PublishBlocked
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.model.contracts import DATA_TABLES
+from paperfeed.model.fingerprint import fingerprint
+from paperfeed.quality.gx import SUITES_ENV, suites_dir
+from paperfeed.ops.run import PublishBlocked
+from paperfeed.storage.warehouse import Warehouse
 
 SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
 LEAP = feed_bytes("Feb 29", [("A Leap Day Paper", abstract("leap days"))])

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from helpers import abstract, feed_bytes, ingest, raw_snapshot
 
-from paperfeed import pipeline
-from paperfeed.curate import Tables
-from paperfeed.snapshot import prepare_snapshot
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.ops import run as pipeline
+from paperfeed.curate.tables import Tables
+from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.storage.warehouse import Warehouse
 
 
 def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version_current(tmp_path: Path) -> None:

@@ -12,12 +12,12 @@ from deltalake import DeltaTable
 from helpers import abstract, feed_bytes, ingest
 from typer.testing import CliRunner
 
-from paperfeed.archive_io import arrivals, raw_path
-from paperfeed.cli import app
-from paperfeed.contracts import PAPERS
-from paperfeed.fingerprint import fingerprint
-from paperfeed.verify_io import verify
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.storage.archive import arrivals, raw_path
+from paperfeed.cli.app import app
+from paperfeed.model.contracts import PAPERS
+from paperfeed.model.fingerprint import fingerprint
+from paperfeed.ops.verify import verify
+from paperfeed.storage.warehouse import Warehouse
 
 ONE = ("Paper One", abstract("one"))
 TWO = ("Paper Two", abstract("two"))

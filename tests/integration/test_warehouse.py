@@ -13,8 +13,8 @@ import pytest
 from deltalake import DeltaTable
 from helpers import abstract, feed_bytes, ingest
 
-from paperfeed.duckdb_io import DUCKDB_FILE, connect, open_version, view_statements
-from paperfeed.warehouse_io import DatasetVersion, Warehouse, WarehouseError, WarehouseLocked, warehouse_lock
+from paperfeed.storage.duckdb import DUCKDB_FILE, connect, open_version, view_statements
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError, WarehouseLocked, warehouse_lock
 
 ONE = ("Paper One", abstract("one"))
 TWO = ("Paper Two", abstract("two"))

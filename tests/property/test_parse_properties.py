@@ -11,12 +11,12 @@ from helpers import HEADER, feed_bytes, feed_text, raw_snapshot
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperfeed.decode import DecodeError, decode_snapshot
-from paperfeed.gx_io import suites_dir
-from paperfeed.identify import add_identity
-from paperfeed.normalise import normalise_records
-from paperfeed.parse import TITLE_MAX_CHARS, match_date, parse_snapshot
-from paperfeed.snapshot import prepare_snapshot
+from paperfeed.prepare.decode import DecodeError, decode_snapshot
+from paperfeed.quality.gx import suites_dir
+from paperfeed.prepare.identify import add_identity
+from paperfeed.prepare.normalise import normalise_records
+from paperfeed.prepare.parse import TITLE_MAX_CHARS, match_date, parse_snapshot
+from paperfeed.prepare.snapshot import prepare_snapshot
 
 # Printable text on one line: letters, marks, numbers, punctuation, symbols and spaces, no control
 # characters; blocks carry no white space at their ends (the parser strips it).

@@ -8,7 +8,7 @@ import pytest
 from helpers import abstract, feed_bytes, ingest
 from typer.testing import CliRunner
 
-from paperfeed.cli import app
+from paperfeed.cli.app import app
 
 COMMANDS = ["run", "backfill", "serve", "sql", "versions", "export", "rebuild", "verify"]
 runner = CliRunner()

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from paperfeed.contracts import ALL_TABLES, ARRIVALS, SNAPSHOTS, Column, ContractError, TableContract
-from paperfeed.gx_io import suites_dir
+from paperfeed.model.contracts import ALL_TABLES, ARRIVALS, SNAPSHOTS, Column, ContractError, TableContract
+from paperfeed.quality.gx import suites_dir
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -41,6 +41,6 @@ def test_every_published_table_has_a_quality_suite_that_names_real_columns(table
     for expectation in suite["expectations"]:
         for key in ("column", "column_A", "column_B"):
             column = expectation["kwargs"].get(key)
-            # Cross-table rules use check_* columns that paperfeed.checks adds beside the table's own.
+            # Cross-table rules use check_* columns that paperfeed.quality.checks adds beside the table's own.
             assert column is None or column in table.column_names or column.startswith("check_"), column
         assert expectation.get("description"), f"{table.name}: every expectation says in words what it checks"

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from helpers import abstract, prepared
 
-from paperfeed.curate import Tables, curate
-from paperfeed.snapshot import PreparedSnapshot
+from paperfeed.curate.tables import Tables, curate
+from paperfeed.prepare.snapshot import PreparedSnapshot
 
 NOW = dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc)
 ONE = ("Paper One", abstract("one"))

@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from paperfeed.dates import DateError, resolve_snapshot_date
+from paperfeed.prepare.dates import DateError, resolve_snapshot_date
 
 ARRIVED = dt.datetime(2025, 3, 22, 8, 0, tzinfo=dt.timezone.utc)
 

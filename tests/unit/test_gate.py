@@ -13,12 +13,12 @@ import polars as pl
 import pytest
 from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 
-from paperfeed import pipeline
-from paperfeed.checks import GateError, publish_frames
-from paperfeed.contracts import RUNS
-from paperfeed.curate import Tables, curate
-from paperfeed.gx_io import SUITES_ENV, QualityGate, load_suite, suites_dir
-from paperfeed.snapshot import PreparedSnapshot, prepare_snapshot
+from paperfeed.ops import run as pipeline
+from paperfeed.quality.checks import GateError, publish_frames
+from paperfeed.model.contracts import RUNS
+from paperfeed.curate.tables import Tables, curate
+from paperfeed.quality.gx import SUITES_ENV, QualityGate, load_suite, suites_dir
+from paperfeed.prepare.snapshot import PreparedSnapshot, prepare_snapshot
 
 GOOD = [("Paper One", abstract("one")), ("Paper Two", abstract("two"))]
 NOW = dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)

@@ -7,7 +7,7 @@ import hashlib
 import pytest
 from helpers import abstract, prepared
 
-from paperfeed.identify import stable_hash, title_key
+from paperfeed.prepare.identify import stable_hash, title_key
 
 TITLE = "Meta-World: A Benchmark and Evaluation for Multi-Task and Meta Reinforcement Learning"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from helpers import write_landing
 
-from paperfeed.landing_io import list_landing, select
+from paperfeed.storage.landing import list_landing, select
 
 
 def test_a_file_changed_within_the_settle_time_waits_and_the_others_are_taken(tmp_path: Path) -> None:

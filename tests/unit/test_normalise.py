@@ -5,9 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from paperfeed.latex import latex_to_unicode
-from paperfeed.links import extract_links
-from paperfeed.normalise import normalise_records
+from paperfeed.prepare.latex import latex_to_unicode
+from paperfeed.prepare.links import extract_links
+from paperfeed.prepare.normalise import normalise_records
 
 
 @pytest.mark.parametrize(

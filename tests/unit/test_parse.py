@@ -6,9 +6,9 @@ import polars as pl
 import pytest
 from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 
-from paperfeed.decode import decode_snapshot
-from paperfeed.parse import parse_snapshot
-from paperfeed.snapshot import prepare_snapshot
+from paperfeed.prepare.decode import decode_snapshot
+from paperfeed.prepare.parse import parse_snapshot
+from paperfeed.prepare.snapshot import prepare_snapshot
 
 RECORDS = [("Paper One", abstract("one")), ("Paper Two", abstract("two")), ("Paper Three", abstract("three"))]
 SHORT = "We release a short technical report on the method and its data."

@@ -15,9 +15,9 @@ from typing import Any
 
 import polars as pl
 
-from paperfeed.curate import Tables
-from paperfeed.identify import map_distinct
-from paperfeed.snapshot import PreparedSnapshot, Verdict
+from paperfeed.curate.tables import Tables
+from paperfeed.prepare.identify import map_distinct
+from paperfeed.prepare.snapshot import PreparedSnapshot, Verdict
 
 SNAPSHOT_SUITE = "snapshot"
 RECORDS_SUITE = "records"

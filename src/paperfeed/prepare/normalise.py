@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from paperfeed.latex import resolve_latex
-from paperfeed.links import extract_links
+from paperfeed.prepare.latex import resolve_latex
+from paperfeed.prepare.links import extract_links
 
 
 def clean_text(frame: pl.DataFrame, raw: str, clean: str) -> pl.DataFrame:

@@ -15,10 +15,10 @@ from deltalake import DeltaTable
 
 import polars as pl
 
-from paperfeed.archive_io import arrivals_uri
-from paperfeed.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
-from paperfeed.faults import crash_point
-from paperfeed.warehouse_io import DatasetVersion, Warehouse, WarehouseError
+from paperfeed.storage.archive import arrivals_uri
+from paperfeed.model.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
+from paperfeed.storage.faults import crash_point
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
 DUCKDB_FILE = "paperfeed.duckdb"
 # A view in the DuckDB file saying which dataset version (and warehouse folder) it shows.

@@ -17,10 +17,10 @@ from pathlib import Path
 import polars as pl
 from deltalake import DeltaTable
 
-from paperfeed.atomic_io import write_atomic
-from paperfeed.contracts import ARRIVALS
-from paperfeed.faults import crash_point
-from paperfeed.landing_io import LandingFile, RawSnapshot
+from paperfeed.storage.files import write_atomic
+from paperfeed.model.contracts import ARRIVALS
+from paperfeed.storage.faults import crash_point
+from paperfeed.storage.landing import LandingFile, RawSnapshot
 
 RAW_DIR = "raw"
 ARRIVALS_DIR = "arrivals"

@@ -16,9 +16,9 @@ from typing import Any
 
 import polars as pl
 
-from paperfeed.changes import Changes
-from paperfeed.contracts import ALL_TABLES, PAPERS, TableContract
-from paperfeed.summary import quality_record
+from paperfeed.curate.changes import Changes
+from paperfeed.model.contracts import ALL_TABLES, PAPERS, TableContract
+from paperfeed.publish.summary import quality_record
 
 RELEASE_TABLES: tuple[TableContract, ...] = ALL_TABLES
 CHANGE_KINDS = ("added", "updated", "removed")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from paperfeed.faults import crash_point
+from paperfeed.storage.faults import crash_point
 
 
 def write_atomic(path: Path, data: bytes | str, crash_at: str | None = None) -> None:

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from paperfeed.summary import quality_record
+from paperfeed.publish.summary import quality_record
 
 out = Console()
 err = Console(stderr=True)

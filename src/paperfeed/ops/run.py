@@ -19,9 +19,9 @@ from typing import Any
 
 import polars as pl
 
-from paperfeed.atomic_io import clean_scratch
-from paperfeed.changes import paper_changes
-from paperfeed.checks import (
+from paperfeed.storage.files import clean_scratch
+from paperfeed.curate.changes import paper_changes
+from paperfeed.quality.checks import (
     RECORDS_SUITE,
     SNAPSHOT_SUITE,
     apply_record_gate,
@@ -31,17 +31,17 @@ from paperfeed.checks import (
     record_rows,
     snapshot_profiles,
 )
-from paperfeed import archive_io
-from paperfeed.contracts import RUNS
-from paperfeed.curate import Tables, curate
-from paperfeed.duckdb_io import refresh_duckdb_file, write_duckdb_file
-from paperfeed.gx_io import QualityGate
-from paperfeed.faults import crash_point
-from paperfeed.landing_io import RawSnapshot, Refused, Waiting
-from paperfeed.snapshot import PreparedSnapshot
-from paperfeed.release_io import write_release, write_run_report
-from paperfeed.summary import RunSummary, SnapshotOutcome, feed_by_date
-from paperfeed.warehouse_io import DatasetVersion, Warehouse
+from paperfeed.storage import archive as archive_io
+from paperfeed.model.contracts import RUNS
+from paperfeed.curate.tables import Tables, curate
+from paperfeed.storage.duckdb import refresh_duckdb_file, write_duckdb_file
+from paperfeed.quality.gx import QualityGate
+from paperfeed.storage.faults import crash_point
+from paperfeed.storage.landing import RawSnapshot, Refused, Waiting
+from paperfeed.prepare.snapshot import PreparedSnapshot
+from paperfeed.storage.releases import write_release, write_run_report
+from paperfeed.publish.summary import RunSummary, SnapshotOutcome, feed_by_date
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ import hashlib
 
 import polars as pl
 
-from paperfeed.contracts import TableContract
+from paperfeed.model.contracts import TableContract
 
 
 def fingerprint(frame: pl.DataFrame, contract: TableContract) -> str:

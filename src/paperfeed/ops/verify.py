@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from paperfeed.archive_io import ArchiveError, arrivals, read_archived
-from paperfeed.contracts import DATA_TABLES, TableContract
-from paperfeed.duckdb_io import DUCKDB_FILE, duckdb_file_shows
-from paperfeed.fingerprint import fingerprint
-from paperfeed.release_io import RELEASES_DIR, release_problems
-from paperfeed.warehouse_io import DatasetVersion, Warehouse
+from paperfeed.storage.archive import ArchiveError, arrivals, read_archived
+from paperfeed.model.contracts import DATA_TABLES, TableContract
+from paperfeed.storage.duckdb import DUCKDB_FILE, duckdb_file_shows
+from paperfeed.model.fingerprint import fingerprint
+from paperfeed.storage.releases import RELEASES_DIR, release_problems
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 
 @dataclass

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from paperfeed.contracts import APPEARANCES, PAPER_VERSIONS, PAPERS, QUARANTINE, SNAPSHOTS
-from paperfeed.snapshot import PreparedSnapshot
+from paperfeed.model.contracts import APPEARANCES, PAPER_VERSIONS, PAPERS, QUARANTINE, SNAPSHOTS
+from paperfeed.prepare.snapshot import PreparedSnapshot
 
 SIGHTING_ORDER = ["snapshot_date", "order_name", "snapshot_id", "rank"]
 TEXT_COLUMNS = ["paper_id", "abstract_hash", "abstract", "abstract_raw", "links"]

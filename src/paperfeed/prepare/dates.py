@@ -13,7 +13,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from paperfeed.parse import MONTHS, match_date
+from paperfeed.prepare.parse import MONTHS, match_date
 
 PATH_DATE = re.compile(
     r"(?<![0-9A-Za-z])((?:19|20)\d{2})([-_./]?)(0[1-9]|1[0-2])\2(0[1-9]|[12]\d|3[01])(?![0-9A-Za-z])"

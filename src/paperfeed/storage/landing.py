@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from paperfeed.faults import crash_point
+from paperfeed.storage.faults import crash_point
 
 
 class LandingError(OSError):

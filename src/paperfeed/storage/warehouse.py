@@ -24,10 +24,10 @@ from typing import Any
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
-from paperfeed.contracts import DATA_TABLES, RUNS, TableContract
-from paperfeed.curate import Tables
-from paperfeed.faults import crash_point
-from paperfeed.fingerprint import fingerprint
+from paperfeed.model.contracts import DATA_TABLES, RUNS, TableContract
+from paperfeed.curate.tables import Tables
+from paperfeed.storage.faults import crash_point
+from paperfeed.model.fingerprint import fingerprint
 
 TABLES_DIR = "tables"
 LOCK_FILE = ".lock"

@@ -17,7 +17,7 @@ from typing import Any
 
 import polars as pl
 
-from paperfeed.checks import Check, Failure, GateError, SuiteReport
+from paperfeed.quality.checks import Check, Failure, GateError, SuiteReport
 
 QUALITY_DIR = "quality"
 SUITES_ENV = "PAPERFEED_EXPECTATIONS"

@@ -20,12 +20,12 @@ from rich.markup import escape
 from rich.table import Table
 
 from paperfeed import config
-from paperfeed.console import Format, counting, emit, emit_json, err, out, print_run, working
+from paperfeed.cli.console import Format, counting, emit, emit_json, err, out, print_run, working
 
 if TYPE_CHECKING:  # imported where used: the command line starts without loading the warehouse stack
     import polars as pl
 
-    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.storage.warehouse import Warehouse as Store
 
 EXIT_OK, EXIT_INPUT_PROBLEMS, EXIT_USAGE, EXIT_LOCKED, EXIT_BLOCKED, EXIT_FAILED, EXIT_DIFFERS = 0, 1, 2, 3, 4, 5, 6
 
@@ -93,8 +93,8 @@ def backfill(
     verbose: Verbose = False,
 ) -> None:
     """Ingest snapshot files one run each, in date order (files without a date last)."""
-    from paperfeed.backfill import plan_backfill
-    from paperfeed.landing_io import LandingError
+    from paperfeed.ops.backfill import plan_backfill
+    from paperfeed.storage.landing import LandingError
 
     landing, year = _landing(landing, year)
     try:
@@ -192,9 +192,9 @@ def sql(
     if not query.strip():
         fail("give a query: paperfeed sql \"SELECT ...\", or pipe one in: paperfeed sql < query.sql", EXIT_USAGE)
 
-    from paperfeed.duckdb_io import open_version
-    from paperfeed.warehouse_io import Warehouse as Store
-    from paperfeed.warehouse_io import WarehouseError
+    from paperfeed.storage.duckdb import open_version
+    from paperfeed.storage.warehouse import Warehouse as Store
+    from paperfeed.storage.warehouse import WarehouseError
 
     try:
         con, _ = open_version(Store(warehouse), version)
@@ -220,7 +220,7 @@ def versions(
     as_json: Json = False,
 ) -> None:
     """List the dataset versions, oldest first, with their run and counts."""
-    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.storage.warehouse import Warehouse as Store
 
     published = Store(warehouse).published().select(
         "dataset_version", "run_id", "finished_at", "n_accepted", "n_duplicate", "n_rejected",
@@ -241,9 +241,9 @@ def export(
     """Write the Parquet release of a dataset version into <warehouse>/releases/ (if not there yet)."""
     import json
 
-    from paperfeed.release_io import MANIFEST, write_release
-    from paperfeed.warehouse_io import Warehouse as Store
-    from paperfeed.warehouse_io import WarehouseError, WarehouseLocked, warehouse_lock
+    from paperfeed.storage.releases import MANIFEST, write_release
+    from paperfeed.storage.warehouse import Warehouse as Store
+    from paperfeed.storage.warehouse import WarehouseError, WarehouseLocked, warehouse_lock
 
     store = Store(warehouse)
     try:
@@ -278,8 +278,8 @@ def rebuild(
 ) -> None:
     """Recreate every dataset version from the raw archive alone, into a new folder, by replaying
     the published runs one by one; compare each version's table fingerprints with the warehouse's."""
-    from paperfeed.archive_io import arrivals
-    from paperfeed.warehouse_io import Warehouse as Store
+    from paperfeed.storage.archive import arrivals
+    from paperfeed.storage.warehouse import Warehouse as Store
 
     if into.exists() and any(into.iterdir()):
         fail(f"{into} is not empty; rebuild writes a new warehouse into an empty folder", EXIT_USAGE)
@@ -320,9 +320,9 @@ def verify(
 ) -> None:
     """Check the warehouse against its own records: tables against their fingerprints, the raw
     archive against its hashes, releases against their manifests, and the DuckDB file."""
-    from paperfeed.verify_io import verify as check
-    from paperfeed.warehouse_io import Warehouse as Store
-    from paperfeed.warehouse_io import WarehouseLocked, warehouse_lock
+    from paperfeed.ops.verify import verify as check
+    from paperfeed.storage.warehouse import Warehouse as Store
+    from paperfeed.storage.warehouse import WarehouseLocked, warehouse_lock
 
     store = Store(warehouse)
     if store.current() is None:
@@ -351,7 +351,7 @@ def verify(
 def _compare_versions(source: Store, published: pl.DataFrame, rebuilt: Store) -> list[dict[str, Any]]:
     """Per version `published` in `source`: each table's fingerprint there and in `rebuilt`'s version
     of the same number (None where the rebuild has no such version)."""
-    from paperfeed.warehouse_io import WarehouseError
+    from paperfeed.storage.warehouse import WarehouseError
 
     comparison = []
     for row in published.iter_rows(named=True):
@@ -383,9 +383,9 @@ def _landing(landing: Path | None, year: int | None) -> tuple[Path, int | None]:
 def _ingest(verbose: bool, **parameters: object) -> dict[str, Any]:
     """Run the ingest flow once, here and now; its expected failures become one line and an exit code."""
     _prefect_defaults(verbose)
-    from paperfeed.landing_io import LandingError
-    from paperfeed.pipeline import PublishBlocked
-    from paperfeed.warehouse_io import WarehouseLocked
+    from paperfeed.storage.landing import LandingError
+    from paperfeed.ops.run import PublishBlocked
+    from paperfeed.storage.warehouse import WarehouseLocked
     from paperfeed_flows.ingest import ingest
 
     try:

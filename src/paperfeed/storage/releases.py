@@ -18,12 +18,12 @@ from typing import Any
 import polars as pl
 import pyarrow.parquet as pq
 
-from paperfeed.atomic_io import write_atomic
-from paperfeed.changes import paper_changes
-from paperfeed.contracts import RUNS
-from paperfeed.pages import release_index, run_report
-from paperfeed.release import RELEASE_TABLES, changes_frames, checksums, dataset_card, manifest, release_name
-from paperfeed.warehouse_io import Warehouse
+from paperfeed.storage.files import write_atomic
+from paperfeed.curate.changes import paper_changes
+from paperfeed.model.contracts import RUNS
+from paperfeed.publish.pages import release_index, run_report
+from paperfeed.publish.release import RELEASE_TABLES, changes_frames, checksums, dataset_card, manifest, release_name
+from paperfeed.storage.warehouse import Warehouse
 
 RELEASES_DIR = "releases"
 REPORTS_DIR = "reports"

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from paperfeed.landing_io import Refused, list_landing, read_snapshot, select
-from paperfeed.snapshot import prepare_snapshot
+from paperfeed.storage.landing import Refused, list_landing, read_snapshot, select
+from paperfeed.prepare.snapshot import prepare_snapshot
 
 
 def plan_backfill(

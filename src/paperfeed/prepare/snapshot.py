@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from paperfeed.dates import DateError, resolve_snapshot_date
-from paperfeed.decode import DecodeError, decode_snapshot
-from paperfeed.identify import add_identity, content_id
-from paperfeed.landing_io import RawSnapshot
-from paperfeed.normalise import normalise_records
-from paperfeed.parse import RECORD_SCHEMA, parse_snapshot
+from paperfeed.prepare.dates import DateError, resolve_snapshot_date
+from paperfeed.prepare.decode import DecodeError, decode_snapshot
+from paperfeed.prepare.identify import add_identity, content_id
+from paperfeed.storage.landing import RawSnapshot
+from paperfeed.prepare.normalise import normalise_records
+from paperfeed.prepare.parse import RECORD_SCHEMA, parse_snapshot
 
 # C0 and C1 control characters, except tab, line feed and carriage return.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
