@@ -1,40 +1,25 @@
-"""Ingest flow: one landing folder -> one dataset version. It only composes library steps."""
+"""The Prefect flows: one ingest run, a backfill, a rebuild. Each hands the library's run to
+Prefect's task steps; what a run does is written once, in paperfeed/ops/."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
-from typing import Any
 
-from prefect import flow, get_run_logger, task, unmapped
+from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NONE
 
-from paperfeed.storage import archive as archive_io
-from paperfeed.ops import run as pipeline
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
-from paperfeed.storage.landing import list_landing, read_snapshot, select
-from paperfeed.prepare.snapshot import prepare_snapshot
-from paperfeed.storage.warehouse import warehouse_lock
+from paperfeed.ops.backfill import Backfill, plan_backfill
+from paperfeed.ops.backfill import backfill as backfill_files
+from paperfeed.ops.rebuild import Rebuilt
+from paperfeed.ops.rebuild import rebuild as rebuild_warehouse
+from paperfeed.ops.run import FromArchive, FromLanding, IngestRequest, PublishedWithProblems, run_ingest
+from paperfeed.publish.summary import RunSummary
+from paperfeed.storage.layout import WarehouseLayout
+from paperfeed.storage.warehouse import Warehouse
+from paperfeed_flows.tasks import PrefectSteps
 
-# Inputs are frames and file bytes: never cache or persist them as task results.
-list_files = task(name="list landing folder", retries=2, retry_delay_seconds=2, cache_policy=NONE)(list_landing)
-read_file = task(
-    name="read snapshot",
-    task_run_name="read {file.source_name}",
-    retries=3,
-    retry_delay_seconds=[1, 2, 4],
-    cache_policy=NONE,
-)(read_snapshot)
-prepare = task(name="parse and normalise", task_run_name="parse {snapshot.file.source_name}", cache_policy=NONE)(
-    prepare_snapshot
-)
-load_state = task(name="load published state", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.load_state)
-keep = task(name="archive raw files", retries=2, retry_delay_seconds=2, cache_policy=NONE)(pipeline.archive)
-replay = task(name="replay raw archive", cache_policy=NONE)(archive_io.replay)
-check = task(name="quality gate", cache_policy=NONE)(pipeline.check_snapshots)
-plan = task(name="curate", cache_policy=NONE)(pipeline.plan_run)
-publish = task(name="publish", cache_policy=NONE)(pipeline.publish_run)
-finish = task(name="release and report", retries=1, retry_delay_seconds=2, cache_policy=NONE)(pipeline.finish_run)
 
 # Retried as a whole when it fails (a scheduled run that met a full disk, a lock held too long);
 # the command line turns this off, to answer at once.
@@ -49,31 +34,59 @@ def ingest(
     replay_run: str | None = None,
     only: list[str] | None = None,
     settle_seconds: float = 0,
-) -> dict[str, Any]:
+    run_id: str | None = None,
+) -> RunSummary:
     """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
     named in `only`, if given); or, with `replay_from` and `replay_run`, the files that published
-    run of that warehouse processed, from its raw archive (what `paperfeed rebuild` runs, once per
-    version). A file modified less than `settle_seconds` ago is left for a later run."""
-    logger = get_run_logger()
-    ctx = pipeline.start_run(Path(replay_from or landing), Path(warehouse), year)
-    with warehouse_lock(
-        ctx.warehouse, ctx.run_id, lock_wait_seconds, on_wait=lambda holder: logger.warning("waiting for %s", holder)
-    ):
-        gate = pipeline.open_gate(ctx)
-        state = load_state(ctx.warehouse)
-        if replay_from is None:
-            found = select(list_files(ctx.landing, settle_seconds), only)
-            raws, refused, waiting = read_file.map(found.files).result(), found.refused, found.waiting
-        elif replay_run is not None:
-            # Every replayed file was processed by the run replayed, a retried rejection included.
-            raws, refused, waiting, retry_rejected = replay(Path(replay_from), replay_run), [], [], True
-        else:
-            raise ValueError("replay_from needs replay_run: the published run to replay")
-        new, known = pipeline.split_known(raws, state, retry_rejected)
-        keep(ctx, raws, new)
-        prepared = prepare.map(new, pipeline.years(new, year)).result()
-        checked = check(gate, prepared)
-        summary = finish(ctx, publish(ctx, state, plan(ctx, state, checked, known, refused, waiting), gate))
+    run of that warehouse processed, from its raw archive. A file modified less than
+    `settle_seconds` ago is left for a later run."""
+    if replay_from is not None and replay_run is not None:
+        source: FromLanding | FromArchive = FromArchive(WarehouseLayout.at(replay_from), replay_run)
+    elif replay_from is not None:
+        raise ValueError("replay_from needs replay_run: the published run to replay")
+    else:
+        source = FromLanding(Path(landing), settle_seconds, only)
+    request = IngestRequest(source, year, retry_rejected, run_id)
+    try:
+        summary = run_ingest(Warehouse.at(warehouse), request, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds)
+    except PublishedWithProblems as problems:
+        report(problems.summary)
+        raise
+    report(summary)
+    return summary
+
+
+@flow(name="paperfeed-backfill", log_prints=False)
+def backfill(
+    landing: str,
+    warehouse: str,
+    names: list[str] | None = None,
+    year: int | None = None,
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+) -> Backfill:
+    """Ingest snapshot files one run each, in date order (optionally only those dated within
+    [since, until]); the files whose date cannot be read last."""
+    plan = plan_backfill(Path(landing), names, year, since, until)
+    done = backfill_files(
+        Warehouse.at(warehouse), plan, Path(landing), year, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds
+    )
+    for summary in done.runs:
+        report(summary)
+    return done
+
+
+@flow(name="paperfeed-rebuild", log_prints=False)
+def rebuild(warehouse: str, into: str) -> Rebuilt:
+    """Recreate every dataset version of `warehouse` from its raw archive into the empty folder
+    `into`, and compare each version's table fingerprints."""
+    rebuilt = rebuild_warehouse(Warehouse.at(warehouse), Warehouse.at(into), steps=PrefectSteps())
+    get_run_logger().info("rebuilt %d versions: %s", len(rebuilt.versions), "the same" if rebuilt.equal else "they differ")
+    return rebuilt
+
+
+def report(summary: RunSummary) -> None:
+    """The run's summary as the flow run's markdown artifact, and its message in the run's log."""
     create_markdown_artifact(summary.to_markdown(), key="paperfeed-run", description=summary.message)
-    logger.info(summary.message)
-    return summary.as_dict()
+    get_run_logger().info(summary.message)

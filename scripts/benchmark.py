@@ -19,14 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
 
-from helpers import run_steps  # noqa: E402  (the library steps the flow composes)
-
-from paperfeed.config import SAMPLE_FEED  # noqa: E402
-from paperfeed.curate.tables import Tables, curate  # noqa: E402
-from paperfeed.storage.landing import LandingFile, RawSnapshot  # noqa: E402
-from paperfeed.prepare.snapshot import prepare_snapshot  # noqa: E402
-from paperfeed.ops.verify import verify  # noqa: E402
-from paperfeed.storage.warehouse import Warehouse  # noqa: E402
+from helpers import run_steps
+from paperfeed.config import SAMPLE_FEED
+from paperfeed.curate.tables import Tables, curate
+from paperfeed.ops.verify import verify
+from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.storage.landing import LandingFile, RawSnapshot
+from paperfeed.storage.warehouse import Warehouse
 
 
 def feed(days: int) -> list[RawSnapshot]:
@@ -43,7 +42,7 @@ def feed(days: int) -> list[RawSnapshot]:
             extra = f"\n\nDay {day} Copy {copy} Extra Paper\n\n" + f"We study day {day} and copy {copy}. " * 20
             dated = header + marker + date.strftime("%b %d") + extra + records
             name = f"{date:%Y-%m-%d}/{copy}.txt"
-            raws.append(RawSnapshot(LandingFile(Path(name), name, dt.datetime.now(dt.timezone.utc)), dated.encode()))
+            raws.append(RawSnapshot(LandingFile(Path(name), name, dt.datetime.now(dt.UTC)), dated.encode()))
     return raws
 
 
@@ -60,7 +59,7 @@ def main() -> None:
     records = sum(p.records.height for p in prepared)
 
     started = time.perf_counter()
-    tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.timezone.utc))
+    tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.UTC))
     curate_s = time.perf_counter() - started
 
     with tempfile.TemporaryDirectory() as folder:

@@ -1,22 +1,44 @@
-"""Builders for synthetic feed snapshots, shaped like the real ones (see the sample feed)."""
+"""Builders for synthetic feed snapshots shaped like the real ones (see the sample feed), and the
+ways tests run paperfeed: the library's one run function, or the installed command."""
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import multiprocessing
+import multiprocessing.process
 import os
+import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.ops import run as pipeline
+from typer.testing import CliRunner
+
+from paperfeed.cli.app import app
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.storage.landing import LandingFile, RawSnapshot
-from paperfeed.prepare.snapshot import PreparedSnapshot, prepare_snapshot
+from paperfeed.model.inputs import LandingFile, RawSnapshot
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.ops.run import FromLanding, IngestRequest, run_ingest
+from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
+from paperfeed.storage.warehouse import Warehouse
 
 HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe", "byAK and the research community"]
-ARRIVED = dt.datetime(2025, 3, 22, 12, 0, tzinfo=dt.timezone.utc)
+ARRIVED = dt.datetime(2025, 3, 22, 12, 0, tzinfo=dt.UTC)
+SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
 SAMPLE_001 = SAMPLE_FEED / "001_c6691ec033e09146.txt"  # holds a non-ASCII letter (TÜLU)
+_landings = itertools.count(1)
+
+
+@dataclass(frozen=True)
+class TwoVersions:
+    """The end-to-end golden warehouses (tests/e2e/conftest.py), built with `paperfeed run`."""
+
+    base: Path  # dataset version 1: the first three snapshots (do not change it: copy it)
+    full: Path  # the same warehouse after a second run over all five: version 2 (do not change it)
+    landing: Path  # all five snapshots
 
 
 def abstract(topic: str, sentences: int = 6) -> str:
@@ -66,25 +88,6 @@ def prepared(
     return prepare_snapshot(raw_snapshot(feed_bytes(date, records, **variants), name), year)
 
 
-def ingest(
-    warehouse: Path, *files: tuple[str, bytes], year: int | None = 2025, retry_rejected: bool = False
-) -> RunSummary:
-    """One run without Prefect: the library steps the flow composes, quality gates included."""
-    return run_steps(warehouse, [raw_snapshot(raw, name) for name, raw in files], year, retry_rejected)
-
-
-def run_steps(warehouse: Path, raws: list[RawSnapshot], year: int | None = 2025, retry_rejected: bool = False) -> RunSummary:
-    ctx = pipeline.start_run(warehouse / "landing", warehouse, year)
-    gate = pipeline.open_gate(ctx)
-    state = pipeline.load_state(warehouse)
-    new, known = pipeline.split_known(raws, state, retry_rejected)
-    pipeline.archive(ctx, raws, new)
-    prepared_ = [prepare_snapshot(raw, y) for raw, y in zip(new, pipeline.years(new, year))]
-    checked = pipeline.check_snapshots(gate, prepared_)
-    summary = pipeline.publish_run(ctx, state, pipeline.plan_run(ctx, state, checked, known), gate)
-    return pipeline.finish_run(ctx, summary)
-
-
 def write_landing(folder: Path, files: dict[str, bytes]) -> Path:
     """Write files into a landing folder; their modification times follow the dict's order."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -97,11 +100,32 @@ def write_landing(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-def paperfeed(*args: str, expect: int = 0, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+def samples(*paths: Path) -> dict[str, bytes]:
+    """Sample feed files by name, ready for write_landing or ingest."""
+    return {p.name: p.read_bytes() for p in paths or SAMPLES}
+
+
+def ingest(
+    warehouse: Path, *files: tuple[str, bytes], year: int | None = 2025, retry_rejected: bool = False
+) -> RunSummary:
+    """One run of the library's run function (no Prefect) on a new landing folder holding `files`.
+    A run the gate blocks raises PublishBlocked, as `run_ingest` does."""
+    landing = write_landing(warehouse.parent / f"{warehouse.name}-landing-{next(_landings)}", dict(files))
+    return run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing), year, retry_rejected))
+
+
+def copied(warehouse: Path, into: Path) -> Path:
+    """A copy of a golden warehouse, for a test that changes or damages it."""
+    copy = into / "warehouse"
+    shutil.copytree(warehouse, copy, symlinks=True)
+    return copy
+
+
+def paperfeed(*args: str, expect: int = 0, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed `paperfeed` command as a user would (`stdin` piped in); check its exit status."""
     command = [str(Path(sys.executable).with_name("paperfeed")), *args]
     result = subprocess.run(
-        command, input=stdin, capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"}
+        command, input=stdin, capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, "COLUMNS": "200"}
     )
     if result.returncode != expect:
         raise AssertionError(
@@ -110,7 +134,42 @@ def paperfeed(*args: str, expect: int = 0, stdin: str | None = None) -> subproce
     return result
 
 
+# Processes forked from a server that imported paperfeed, Prefect and Great Expectations once: a
+# `paperfeed` command in a process of its own (which a SIGKILL can end) without paying an
+# interpreter start and those imports, seconds each, every time.
+FORKS = multiprocessing.get_context("forkserver")
+FORKS.set_forkserver_preload(
+    ["helpers", "paperfeed_flows.ingest", "great_expectations", "prefect.flow_engine", "prefect.task_engine", "prefect.client.orchestration", "prefect.logging.handlers", "prefect.artifacts"]
+)
+
+
+def paperfeed_forked(args: list[str], env: dict[str, str] | None = None) -> multiprocessing.process.BaseProcess:
+    """Start `paperfeed ARGS` in a forked process (see FORKS), with `env` added to its environment."""
+    process = FORKS.Process(target=_command_main, args=(args, env or {}), daemon=True)
+    process.start()
+    return process
+
+
+def run_forked(*args: str, expect: int = 0) -> None:
+    """`paperfeed ARGS` in a forked process of its own (see FORKS); check its exit status."""
+    process = paperfeed_forked(list(args))
+    process.join(300)
+    assert process.exitcode == expect, f"paperfeed {' '.join(args)} exited {process.exitcode}, expected {expect}"
+
+
+def _command_main(args: list[str], env: dict[str, str]) -> None:
+    os.environ.update(env)
+    try:
+        app(args, prog_name="paperfeed")
+    except SystemExit as done:
+        os._exit(done.code if isinstance(done.code, int) else 1)
+    os._exit(0)
+
+
 def sql_csv(warehouse: Path, query: str, *options: str) -> list[list[str]]:
-    """`paperfeed sql --format csv` -> rows without the header."""
-    lines = paperfeed("sql", "--warehouse", str(warehouse), "--format", "csv", *options, query).stdout.splitlines()
-    return [line.split(",") for line in lines[1:]]
+    """`paperfeed sql --format csv` -> rows without the header. In process: the same command, without
+    paying an interpreter start per query (`paperfeed(...)` runs the installed command itself)."""
+    result = CliRunner().invoke(app, ["sql", "--warehouse", str(warehouse), "--format", "csv", *options, query])
+    if result.exit_code != 0:
+        raise AssertionError(f"paperfeed sql exited {result.exit_code}: {result.output}")
+    return [line.split(",") for line in result.output.splitlines()[1:]]

@@ -19,3 +19,6 @@ DEFAULT_DEPLOYMENT = "daily"
 # A scheduled run leaves files changed in the last minute for the next run: a file still being
 # copied in would be read cut short. A run started by hand takes everything (settle time 0).
 DEFAULT_SERVE_SETTLE_SECONDS = 60.0
+# A run prepares its new files in batches of about this many bytes, so that a backfill of any size
+# holds one batch of parsed text at a time.
+PREPARE_BATCH_BYTES = 64 * 1024 * 1024

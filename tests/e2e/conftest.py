@@ -1,11 +1,15 @@
-"""One Prefect server for the whole end-to-end session, shared with `paperfeed` subprocesses."""
+"""One Prefect server for the whole end-to-end session, shared with `paperfeed` subprocesses, and
+golden warehouses built once through the command line."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 
 import pytest
+
+from helpers import SAMPLES, TwoVersions, run_forked, samples, write_landing
 
 
 @pytest.fixture(scope="session")
@@ -23,3 +27,15 @@ def prefect_api() -> Iterator[str]:
         finally:
             os.environ.pop("PREFECT_API_URL", None)
 
+
+@pytest.fixture(scope="session")
+def two_versions(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> TwoVersions:
+    """Built with `paperfeed run`, as an operator would: three snapshots, then all five."""
+    root = tmp_path_factory.mktemp("two-versions")
+    first = write_landing(root / "first", samples(*SAMPLES[:3]))
+    landing = write_landing(root / "all", samples())
+    base, full = root / "base", root / "full"
+    run_forked("run", "-l", str(first), "-w", str(base), "--year", "2025")
+    shutil.copytree(base, full, symlinks=True)
+    run_forked("run", "-l", str(landing), "-w", str(full), "--year", "2025")
+    return TwoVersions(base, full, landing)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import paperfeed, sql_csv, write_landing
 
+from helpers import paperfeed, sql_csv, write_landing
 from paperfeed.config import SAMPLE_FEED
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from helpers import SAMPLE_001, abstract, feed_text, ingest, paperfeed, sql_csv, write_landing
 
+from helpers import SAMPLE_001, abstract, feed_text, ingest, paperfeed, sql_csv, write_landing
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.quality.gx import SUITES_ENV, suites_dir
 
@@ -92,7 +92,7 @@ def test_the_summary_says_what_and_why(run: tuple[Path, str]) -> None:
     assert "5 rejected, 2 records quarantined" in stdout
     assert 'paperfeed sql "SELECT * FROM quarantine"' in stdout
     assert re.search(r"snapshots\s+7 accepted, 1 duplicate, 5 rejected", stdout)
-    for label in ("run report", "release", "data-quality report"):
+    for label in ("run report", "release"):
         assert label in stdout
 
 
@@ -120,13 +120,18 @@ def test_metacharacter_titles_come_back_byte_identical(run: tuple[Path, str], ti
         assert match[0]["title"].encode("utf-8") == title.encode("utf-8")
 
 
-def test_the_data_docs_report_exists_and_is_linked(run: tuple[Path, str]) -> None:
+def test_the_run_report_is_the_data_quality_report_and_is_linked(run: tuple[Path, str]) -> None:
     warehouse, stdout = run
-    report = warehouse / "quality" / "docs" / "index.html"
-    assert re.search(rf"data-quality report\s+{re.escape(str(report))}", stdout)
-    html = report.read_text(encoding="utf-8")
-    assert "records" in html and "snapshot" in html
-    assert sql_csv(warehouse, "SELECT quality_report FROM runs") == [[str(report)]]
+    [[run_id, report]] = sql_csv(warehouse, "SELECT run_id, quality_report FROM runs")
+    assert report == str(warehouse / "reports" / f"{run_id}.html")
+    assert re.search(rf"run report\s+{re.escape(report)}", stdout)
+    html = Path(report).read_text(encoding="utf-8")
+    assert "53 of 53 checks of the publish gate passed" in html
+    for name, (status, reason) in EXPECTED.items():  # every file, with what the gates made of it
+        assert f"<code>{name}</code>" in html and f'class="{status}"' in html
+        if reason:
+            assert reason.replace("'", "&#x27;") in html
+    assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
 
 
 def test_a_failing_publish_check_publishes_nothing_and_exits_4(

@@ -11,14 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import paperfeed, sql_csv, write_landing
 
-from paperfeed.config import SAMPLE_FEED
-from paperfeed.storage.warehouse import Warehouse, warehouse_lock
+from helpers import SAMPLES, TwoVersions, ingest, paperfeed, samples, sql_csv, write_landing
+from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
-
-SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
 
 
 def start(*args: str) -> subprocess.Popen[str]:
@@ -34,23 +31,28 @@ def test_two_runs_at_once_wait_for_each_other_and_end_as_one_after_the_other(pre
     runs = [start("run", "-l", str(landing), "-w", str(together), "--year", "2025", "--json") for landing in (first, second)]
     outputs = [run.communicate(timeout=300) for run in runs]
     assert [run.returncode for run in runs] == [0, 0], outputs
-    for landing in (first, second):
-        paperfeed("run", "-l", str(landing), "-w", str(apart), "--year", "2025")
-    at_once, in_turn = Warehouse(together).current(), Warehouse(apart).current()
+    assert any("waiting for run" in run_stderr for _, run_stderr in outputs)  # the second said whom it waited for
+    for landing in (first, second):  # one after the other, with the same run function
+        ingest(apart, *((p.name, p.read_bytes()) for p in sorted(landing.iterdir())))
+    at_once, in_turn = Warehouse.at(together).current(), Warehouse.at(apart).current()
     assert at_once is not None and in_turn is not None
     assert at_once.number == 2 and at_once.fingerprints == in_turn.fingerprints
 
 
 def test_a_run_that_cannot_get_the_lock_says_who_holds_it(prefect_api: str, tmp_path: Path) -> None:
-    landing = write_landing(tmp_path / "landing", {SAMPLES[0].name: SAMPLES[0].read_bytes()})
+    landing = write_landing(tmp_path / "landing", samples(SAMPLES[0]))
     warehouse = tmp_path / "warehouse"
-    with warehouse_lock(warehouse, "the-holding-run", 0):
+    with Warehouse.at(warehouse).lock("the-holding-run", 0):
         started = time.monotonic()
         result = paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", "--wait", "2", expect=3)
-        assert time.monotonic() - started < 60
-    assert f'"pid": {os.getpid()}' in result.stderr and "the-holding-run" in result.stderr
-    assert "Traceback" not in result.stderr
-    assert Warehouse(warehouse).current() is None  # nothing was written by the refused run
+        waited = time.monotonic() - started
+    # The lock is tried before Prefect starts: the answer comes after --wait, not after Prefect's start-up.
+    assert 2 <= waited < 15, waited
+    waiting, error = result.stderr.strip().splitlines()  # what it waited for, then why it gave up: two lines
+    assert waiting.startswith(f"waiting for run the-holding-run (pid {os.getpid()} on ")
+    assert error.startswith("error: warehouse ") and f"is locked by run the-holding-run (pid {os.getpid()} on " in error
+    assert error.endswith("after waiting 2 s")
+    assert Warehouse.at(warehouse).current() is None  # nothing was written by the refused run
 
 
 AWKWARD = [" spaced name.txt", "ünïcödé — дата.txt", "-rf.txt", "--help.txt"]
@@ -59,7 +61,7 @@ AWKWARD = [" spaced name.txt", "ünïcödé — дата.txt", "-rf.txt", "--hel
 def test_awkward_names_work_links_out_of_the_landing_are_refused_and_nothing_else_is_written(
     prefect_api: str, tmp_path: Path
 ) -> None:
-    landing = write_landing(tmp_path / "land ing", {name: p.read_bytes() for name, p in zip(AWKWARD, SAMPLES)})
+    landing = write_landing(tmp_path / "land ing", {name: p.read_bytes() for name, p in zip(AWKWARD, SAMPLES[: len(AWKWARD)], strict=True)})
     secret = tmp_path / "outside" / "secret.txt"
     secret.parent.mkdir()
     secret.write_text("not for the warehouse")
@@ -95,11 +97,8 @@ def _tree(folder: Path) -> dict[str, tuple[int, float, str]]:
     }
 
 
-def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(prefect_api: str, tmp_path: Path) -> None:
-    warehouse = tmp_path / "warehouse"
-    for part in (SAMPLES[:2], SAMPLES[2:]):
-        landing = write_landing(tmp_path / f"landing-{len(part)}", {p.name: p.read_bytes() for p in part})
-        paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025")
+def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(two_versions: TwoVersions, tmp_path: Path) -> None:
+    warehouse = two_versions.full
     result = paperfeed("rebuild", "-w", str(warehouse), "--into", str(tmp_path / "rebuilt"), "--json")
     comparison = json.loads(result.stdout)
     assert comparison["equal"] is True

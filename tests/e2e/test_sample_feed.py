@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from helpers import paperfeed, sql_csv
 
-from paperfeed.config import SAMPLE_FEED
+from helpers import TwoVersions, paperfeed, sql_csv
 
 pytestmark = pytest.mark.slow
 
@@ -108,23 +106,17 @@ def test_running_again_publishes_nothing_and_records_the_noop(warehouse: Path) -
     assert sql_csv(warehouse, "SELECT status FROM runs ORDER BY finished_at") == [["published"], ["noop"]]
 
 
-def test_earlier_versions_answer_with_their_own_counts(prefect_api: str, tmp_path: Path) -> None:
-    landing, warehouse = tmp_path / "landing", tmp_path / "warehouse"
-    landing.mkdir()
-    for name in sorted(p.name for p in SAMPLE_FEED.iterdir())[:2]:
-        shutil.copy(SAMPLE_FEED / name, landing / name)
-    paperfeed("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025")
-    for name in sorted(p.name for p in SAMPLE_FEED.iterdir())[2:]:
-        shutil.copy(SAMPLE_FEED / name, landing / name)
-    paperfeed("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025")
+def test_earlier_versions_answer_with_their_own_counts(two_versions: TwoVersions) -> None:
     query = "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM appearances), (SELECT count(*) FROM snapshots)"
-    assert sql_csv(warehouse, query, "--version", "1") == [["151", "159", "2"]]
-    assert sql_csv(warehouse, query, "--version", "2") == [["281", "374", "5"]]
-    assert sql_csv(warehouse, query) == [["281", "374", "5"]]
+    assert sql_csv(two_versions.full, query, "--version", "1") == [["215", "237", "3"]]
+    assert sql_csv(two_versions.full, query, "--version", "2") == [["281", "374", "5"]]
+    assert sql_csv(two_versions.full, query) == [["281", "374", "5"]]
+    assert sql_csv(two_versions.base, query) == [["215", "237", "3"]]
 
 
 def test_duckdb_file_in_the_warehouse(warehouse: Path) -> None:
-    from paperfeed.storage.duckdb import DUCKDB_FILE, connect
+    from paperfeed.storage.duckdb import connect
+    from paperfeed.storage.layout import DUCKDB_FILE
 
     con = connect(str(warehouse / DUCKDB_FILE), read_only=True)
     assert con.sql("SELECT count(*) FROM papers").fetchone() == (281,)
@@ -142,6 +134,7 @@ def test_run_summary_is_a_prefect_artifact(warehouse: Path) -> None:
 def test_errors_are_one_line_not_a_traceback(warehouse: Path, tmp_path: Path) -> None:
     missing = paperfeed("run", "--landing", str(tmp_path / "nowhere"), "--warehouse", str(tmp_path / "w"), expect=2)
     assert "Traceback" not in missing.stderr and "does not exist" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
     bad_sql = paperfeed("sql", "--warehouse", str(warehouse), "SELECT nope FROM papers", expect=2)
     assert "Traceback" not in bad_sql.stderr and "SQL failed" in bad_sql.stderr
     bad_version = paperfeed("sql", "--warehouse", str(warehouse), "--version", "9", "SELECT 1", expect=2)

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from helpers import abstract, feed_bytes, write_landing
 
+from helpers import abstract, feed_bytes, write_landing
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.storage.warehouse import Warehouse
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.server]
 BIN = Path(sys.executable).parent
 
 
@@ -65,7 +65,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         "TMPDIR": str(tmp_path / "tmp"),
     }
     (tmp_path / "tmp").mkdir()
-    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "server.log", "wb")
     process = subprocess.Popen(
         [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -82,7 +82,7 @@ def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, 
     api, env = server
     warehouse = tmp_path / "warehouse"
     landing = write_landing(tmp_path / "landing", {p.name: p.read_bytes() for p in sorted(SAMPLE_FEED.glob("*.txt"))})
-    log = open(tmp_path / "serve.log", "wb")  # noqa: SIM115 - closed below
+    log = open(tmp_path / "serve.log", "wb")
     serving = subprocess.Popen(
         [str(BIN / "paperfeed"), "serve", "-l", str(landing), "-w", str(warehouse), "--year", "2025",
          "--cron", "0 6 * * *", "--name", "test"],
@@ -113,7 +113,7 @@ def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, 
     finally:
         stop(serving, signal.SIGINT)
         log.close()
-    store = Warehouse(warehouse)
+    store = Warehouse.at(warehouse)
     current = store.current()
     assert current is not None and current.number == 1
     tables = store.read(current)

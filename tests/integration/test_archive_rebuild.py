@@ -9,17 +9,16 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import abstract, feed_bytes, ingest, run_steps
 
-from paperfeed.storage.archive import ArchiveError, arrivals, raw_path, replay
-from paperfeed.config import SAMPLE_FEED
+from helpers import SAMPLES, abstract, copied, feed_bytes, ingest
 from paperfeed.model.contracts import DATA_TABLES
 from paperfeed.model.fingerprint import fingerprint
+from paperfeed.ops.rebuild import rebuild
+from paperfeed.quality.gate import PublishBlocked
 from paperfeed.quality.gx import SUITES_ENV, suites_dir
-from paperfeed.ops.run import PublishBlocked
+from paperfeed.storage.archive import ArchiveError, arrivals, replay
 from paperfeed.storage.warehouse import Warehouse
 
-SAMPLES = sorted(SAMPLE_FEED.glob("*.txt"))
 LEAP = feed_bytes("Feb 29", [("A Leap Day Paper", abstract("leap days"))])
 
 
@@ -39,29 +38,24 @@ def history(warehouse: Path) -> None:
     ingest(warehouse, (SAMPLES[3].name, SAMPLES[3].read_bytes()))  # nothing new
 
 
-def rebuild(source: Path, into: Path) -> None:
-    """What `paperfeed rebuild` runs, without Prefect: each published run of `source` again, in order."""
-    for run_id in Warehouse(source).published()["run_id"]:
-        run_steps(into, replay(source, run_id), year=None, retry_rejected=True)
-
-
 def feed_text_for(text: str) -> bytes:
     return text.replace("Mar 21", "Mar 22", 1).encode("utf-8")
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("incremental")
+    warehouse = tmp_path_factory.mktemp("incremental") / "warehouse"
     history(warehouse)
     return warehouse
 
 
 def test_every_file_that_arrived_is_archived_byte_for_byte_with_its_name_and_arrival(built: Path) -> None:
-    log = arrivals(built)
+    layout = Warehouse.at(built).layout
+    log = arrivals(layout)
     names = set(log["source_name"])
     assert {"page.html", "leap.txt", "revised.txt", "again/000_777945d1c727355c.txt"} <= names
     for row in log.iter_rows(named=True):
-        stored = raw_path(built, row["snapshot_id"]).read_bytes()
+        stored = layout.raw_file(row["snapshot_id"]).read_bytes()
         assert hashlib.sha256(stored).hexdigest() == row["snapshot_id"] and len(stored) == row["n_bytes"]
     assert log.filter(pl.col("source_name") == "page.html")["processed"].to_list() == [True]
     # The no-op run saw 003 again: logged, not processed again.
@@ -70,9 +64,8 @@ def test_every_file_that_arrived_is_archived_byte_for_byte_with_its_name_and_arr
 
 
 def test_a_rebuild_from_the_archive_alone_equals_the_incremental_warehouse(built: Path, tmp_path: Path) -> None:
-    rebuilt = tmp_path / "rebuilt"
-    rebuild(built, rebuilt)
-    source, copy = Warehouse(built), Warehouse(rebuilt)
+    source, copy = Warehouse.at(built), Warehouse.at(tmp_path / "rebuilt")
+    assert rebuild(source, copy).equal
     # Every version, not only the current one: same numbers, same fingerprints, same counts.
     assert source.published()["dataset_version"].to_list() == copy.published()["dataset_version"].to_list() == [1, 2, 3]
     counts = ["dataset_version", "n_accepted", "n_duplicate", "n_rejected", "n_new_papers", "n_updated_papers", "n_papers"]
@@ -96,12 +89,11 @@ def test_a_rebuild_from_the_archive_alone_equals_the_incremental_warehouse(built
 
 
 def test_a_damaged_archive_is_reported_not_rebuilt_from(built: Path, tmp_path: Path) -> None:
-    damaged = tmp_path / "damaged"
-    shutil.copytree(built, damaged)
-    victim = raw_path(damaged, arrivals(damaged).filter(pl.col("source_name") == "revised.txt")["snapshot_id"][0])
+    damaged = Warehouse.at(copied(built, tmp_path)).layout
+    victim = damaged.raw_file(arrivals(damaged).filter(pl.col("source_name") == "revised.txt")["snapshot_id"][0])
     victim.write_bytes(victim.read_bytes()[:-10])
     run = arrivals(damaged).filter(pl.col("source_name") == "revised.txt")["run_id"][0]
-    with pytest.raises(ArchiveError, match="copy of revised.txt is damaged"):
+    with pytest.raises(ArchiveError, match=r"copy of revised\.txt is damaged"):
         replay(damaged, run)
 
 
@@ -119,7 +111,8 @@ def test_a_rebuild_ignores_files_only_a_blocked_run_processed(tmp_path: Path, mo
         ingest(warehouse, (SAMPLES[1].name, SAMPLES[1].read_bytes()))
     monkeypatch.delenv(SUITES_ENV)
     # The file is withdrawn before the next run; a rebuild must not bring it back.
-    assert arrivals(warehouse).filter(pl.col("processed"))["source_name"].to_list() == [SAMPLES[0].name, SAMPLES[1].name]
-    rebuilt = tmp_path / "rebuilt"
-    rebuild(warehouse, rebuilt)
-    assert Warehouse(rebuilt).current().fingerprints == Warehouse(warehouse).current().fingerprints  # type: ignore[union-attr]
+    source = Warehouse.at(warehouse)
+    assert arrivals(source.layout).filter(pl.col("processed"))["source_name"].to_list() == [SAMPLES[0].name, SAMPLES[1].name]
+    rebuilt = Warehouse.at(tmp_path / "rebuilt")
+    assert rebuild(source, rebuilt).equal
+    assert rebuilt.current().fingerprints == source.current().fingerprints  # type: ignore[union-attr]

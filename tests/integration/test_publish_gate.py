@@ -5,30 +5,45 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
-import pytest
-from helpers import abstract, feed_bytes, ingest, raw_snapshot
 
-from paperfeed.ops import run as pipeline
-from paperfeed.curate.tables import Tables
-from paperfeed.prepare.snapshot import prepare_snapshot
+from helpers import abstract, feed_bytes, ingest, write_landing
+from paperfeed.model.status import RunStatus
+from paperfeed.model.tables import Tables
+from paperfeed.ops.run import (
+    FromLanding,
+    IngestRequest,
+    Plan,
+    find_files,
+    great_expectations_gate,
+    load_state,
+    plan_run,
+    prepare_batch,
+    publish_run,
+    start_run,
+)
+from paperfeed.quality.gate import check_snapshots
 from paperfeed.storage.warehouse import Warehouse
 
 
 def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version_current(tmp_path: Path) -> None:
-    ingest(tmp_path, ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
-    store = Warehouse(tmp_path)
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))])))
+    store = Warehouse.at(warehouse)
     before = store.current()
 
-    ctx = pipeline.start_run(tmp_path / "landing", tmp_path, 2025)
-    gate = pipeline.open_gate(ctx)
-    state = pipeline.load_state(tmp_path)
-    raw = raw_snapshot(feed_bytes("Mar 15", [("Paper Two", abstract("two"))]), "b.txt")
-    plan = pipeline.plan_run(ctx, state, pipeline.check_snapshots(gate, [prepare_snapshot(raw, 2025)]), [])
+    # The steps of run_ingest up to the plan, then a plan broken on purpose.
+    landing = write_landing(tmp_path / "landing", {"b.txt": feed_bytes("Mar 15", [("Paper Two", abstract("two"))])})
+    ctx = start_run(IngestRequest(FromLanding(landing), 2025), store)
+    gate = great_expectations_gate(store, ctx)
+    state = load_state(store)
+    raws = find_files(FromLanding(landing)).raws
+    plan = plan_run(ctx, state, check_snapshots(gate, prepare_batch([(raw, 2025) for raw in raws])), [], [], [])
     papers = plan.tables.papers
-    broken = pipeline.Plan(Tables(**{**plan.tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])}), plan.summary)
+    broken = Plan(Tables(**{**plan.tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])}), plan.summary)
 
-    with pytest.raises(pipeline.PublishBlocked, match=r"paper ids are unique \[expect_column_values_to_be_unique\(paper_id\)\]"):
-        pipeline.publish_run(ctx, state, broken, gate)
+    blocked = publish_run(store, ctx, state, broken, gate)
+    assert blocked.status is RunStatus.FAILED
+    assert "paper ids are unique [expect_column_values_to_be_unique(paper_id)]" in blocked.message
 
     after = store.current()
     assert after == before

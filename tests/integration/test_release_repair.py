@@ -6,47 +6,54 @@ import json
 from pathlib import Path
 
 from helpers import abstract, feed_bytes, ingest
+from paperfeed.storage.files import scratch_name
 
 ONE = ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))]))
 TWO = ("b.txt", feed_bytes("Mar 15", [("Paper Two", abstract("two"))]))
 
 
 def test_latest_and_the_index_are_repaired_when_a_writer_died_after_the_rename(tmp_path: Path) -> None:
-    ingest(tmp_path, ONE)
-    releases = tmp_path / "releases"
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, ONE)
+    releases = warehouse / "releases"
     index_v1 = (releases / "index.html").read_text()
-    ingest(tmp_path, TWO)
+    ingest(warehouse, TWO)
     # As if the writer of v0002 died right after renaming it into place:
     (releases / "latest.json").write_text(json.dumps({"version": 1, "release": "v0001", "manifest": "v0001/manifest.json"}))
     (releases / "latest").unlink()
     (releases / "latest").symlink_to("v0001")
     (releases / "index.html").write_text(index_v1)
-    assert ingest(tmp_path, TWO).status == "noop"
+    assert ingest(warehouse, TWO).status == "noop"
     assert json.loads((releases / "latest.json").read_text())["version"] == 2
     assert (releases / "latest").resolve() == (releases / "v0002").resolve()
     assert 'id="v0002"' in (releases / "index.html").read_text()
 
 
 def test_scratch_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path: Path) -> None:
-    ingest(tmp_path, ONE)
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, ONE)
     left = [
-        tmp_path / "raw" / "ab" / ".abcdef.123.tmp",
-        tmp_path / ".paperfeed.duckdb.123.tmp",
-        tmp_path / "releases" / ".index.html.123.tmp",
-        tmp_path / "reports" / ".x.html.123.tmp",
+        warehouse / "raw" / "ab" / ".abcdef.123.tmp",
+        warehouse / ".paperfeed.duckdb.123.tmp",
+        warehouse / "releases" / ".index.html.123.tmp",
+        warehouse / "reports" / ".x.html.123.tmp",
     ]
     for path in left:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("half")
-    ingest(tmp_path, ONE)
-    assert [p for p in left if p.exists()] == []
+    half_release = scratch_name(warehouse / "releases" / "v0002")  # a release folder, half built
+    half_release.mkdir()
+    (half_release / "papers.parquet").write_text("half")
+    ingest(warehouse, ONE)
+    assert [p for p in [*left, half_release] if p.exists()] == []
 
 
 def test_a_public_release_carries_no_local_paths(tmp_path: Path) -> None:
     import polars as pl
 
-    ingest(tmp_path, ONE)
-    runs = pl.read_parquet(tmp_path / "releases" / "v0001" / "runs.parquet")
+    warehouse = tmp_path / "warehouse"
+    summary = ingest(warehouse, ONE)
+    runs = pl.read_parquet(warehouse / "releases" / "v0001" / "runs.parquet")
     assert runs["quality_report"].to_list() == [None]
-    assert runs["landing"].to_list() == ["landing"]
-    assert str(tmp_path) not in (tmp_path / "releases" / "v0001" / "manifest.json").read_text()
+    assert runs["landing"].to_list() == [Path(summary.landing).name]
+    assert str(tmp_path) not in (warehouse / "releases" / "v0001" / "manifest.json").read_text()

@@ -2,53 +2,36 @@
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
-import pytest
 from deltalake import DeltaTable
-from helpers import abstract, feed_bytes, ingest
 from typer.testing import CliRunner
 
-from paperfeed.storage.archive import arrivals, raw_path
+from helpers import abstract, copied
 from paperfeed.cli.app import app
 from paperfeed.model.contracts import PAPERS
 from paperfeed.model.fingerprint import fingerprint
 from paperfeed.ops.verify import verify
+from paperfeed.storage.archive import arrivals
 from paperfeed.storage.warehouse import Warehouse
 
 ONE = ("Paper One", abstract("one"))
-TWO = ("Paper Two", abstract("two"))
 
 
-@pytest.fixture(scope="module")
-def healthy(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    warehouse = tmp_path_factory.mktemp("healthy") / "warehouse"
-    ingest(warehouse, ("a.txt", feed_bytes("Mar 14", [ONE])), ("page.html", b"<html>not a feed</html>"))
-    ingest(warehouse, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
-    return warehouse
-
-
-def damaged_copy(healthy: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "warehouse"
-    shutil.copytree(healthy, copy, symlinks=True)
-    return copy
-
-
-def test_a_healthy_warehouse_has_no_findings(healthy: Path) -> None:
-    result = verify(Warehouse(healthy), all_versions=True)
+def test_a_healthy_warehouse_has_no_findings(tiny_warehouse: Path) -> None:
+    result = verify(Warehouse.at(tiny_warehouse), all_versions=True)
     assert result.findings == []
     # two versions of five data tables (unchanged tables are checked again: each version is), the
     # three files that arrived (the rejected one too), two releases, the DuckDB file
     assert result.checked == {"tables": 10, "archived_files": 3, "releases": 2, "duckdb_file": 1}
-    assert verify(Warehouse(healthy)).checked["tables"] == 5  # the current version only
+    assert verify(Warehouse.at(tiny_warehouse)).checked["tables"] == 5  # the current version only
 
 
-def test_damage_is_found_where_it_is(healthy: Path, tmp_path: Path) -> None:
-    warehouse = damaged_copy(healthy, tmp_path)
-    store = Warehouse(warehouse)
+def test_damage_is_found_where_it_is(tiny_warehouse: Path, tmp_path: Path) -> None:
+    warehouse = copied(tiny_warehouse, tmp_path)
+    store = Warehouse.at(warehouse)
     current = store.current()
     assert current is not None
     # papers: a title changed in place, same size (as a flipped bit or a hand edit would)
@@ -56,43 +39,42 @@ def test_damage_is_found_where_it_is(healthy: Path, tmp_path: Path) -> None:
     victim = Path(next(uri for uri in papers.file_uris() if b"Paper Two" in Path(uri).read_bytes()))
     victim.write_bytes(victim.read_bytes().replace(b"Paper Two", b"Paper Tw0"))
     # the archive: the HTML page's copy cut short
-    page = arrivals(warehouse).filter(pl.col("source_name") == "page.html")["snapshot_id"][0]
-    raw_path(warehouse, page).write_bytes(b"<html>")
+    page = arrivals(store.layout).filter(pl.col("source_name") == "page.html")["snapshot_id"][0]
+    store.layout.raw_file(page).write_bytes(b"<html>")
     # a release: a file gone
     (warehouse / "releases" / "v0001" / "appearances.parquet").unlink()
 
     findings = verify(store, all_versions=True).findings
-    assert [(f["area"], f["subject"]) for f in findings] == [
+    assert [(f.area, f.subject) for f in findings] == [
         ("tables", "papers in dataset version 2"),
         ("archive", "page.html"),
         ("releases", "v0001"),
         ("duckdb", "paperfeed.duckdb"),  # the copy's DuckDB file still shows the original folder
     ]
-    assert "no longer matches the fingerprint" in findings[0]["problem"]
-    assert "v0001/appearances.parquet is missing" in findings[2]["problem"]
+    assert "no longer matches the fingerprint" in findings[0].problem
+    assert "v0001/appearances.parquet is missing" in findings[2].problem
 
     result = CliRunner().invoke(app, ["verify", "-w", str(warehouse), "--all-versions"], env={"COLUMNS": "200"})
     assert result.exit_code == 6 and "4 problems" in result.output and "Traceback" not in result.output
 
 
-def test_a_lost_table_file_is_found_not_raised(healthy: Path, tmp_path: Path) -> None:
-    warehouse = damaged_copy(healthy, tmp_path)
-    store = Warehouse(warehouse)
+def test_a_lost_table_file_is_found_not_raised(tiny_warehouse: Path, tmp_path: Path) -> None:
+    warehouse = copied(tiny_warehouse, tmp_path)
+    store = Warehouse.at(warehouse)
     current = store.current()
     assert current is not None
     for uri in DeltaTable(store.table_uri("appearances"), version=current.delta_versions["appearances"]).file_uris():
         Path(uri).unlink()
-    findings = [f for f in verify(store).findings if f["area"] == "tables"]
-    assert [f["subject"] for f in findings] == ["appearances in dataset version 2"]
-    assert "cannot be read" in findings[0]["problem"]
+    findings = [f for f in verify(store).findings if f.area == "tables"]
+    assert [f.subject for f in findings] == ["appearances in dataset version 2"]
+    assert "cannot be read" in findings[0].problem
 
 
-def test_a_version_written_before_a_column_existed_verifies(tmp_path: Path) -> None:
+def test_a_version_written_before_a_column_existed_verifies(tiny_warehouse: Path, tmp_path: Path) -> None:
     """An older paperfeed wrote papers without `latest_rank` and fingerprinted what it wrote:
     verify must not call that damage."""
-    warehouse = tmp_path / "warehouse"
-    ingest(warehouse, ("a.txt", feed_bytes("Mar 14", [ONE])))
-    store = Warehouse(warehouse)
+    warehouse = copied(tiny_warehouse, tmp_path)
+    store = Warehouse.at(warehouse)
     old = store.read(store.current()).papers.drop("latest_rank")
     old.write_delta(store.table_uri("papers"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"})
     written = replace(PAPERS, columns=tuple(c for c in PAPERS.columns if c.name != "latest_rank"))
@@ -105,5 +87,5 @@ def test_a_version_written_before_a_column_existed_verifies(tmp_path: Path) -> N
         )
     )
     runs.write_delta(store.table_uri("runs"), mode="overwrite")
-    assert store.read(store.current()).papers["latest_rank"].to_list() == [None]  # read in today's shape
-    assert verify(store).findings == []
+    assert store.read(store.current()).papers["latest_rank"].to_list() == [None, None]  # read in today's shape
+    assert [f for f in verify(store).findings if f.area == "tables"] == []

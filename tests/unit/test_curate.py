@@ -7,12 +7,13 @@ import itertools
 
 import polars as pl
 import pytest
+
 from helpers import abstract, prepared
+from paperfeed.curate.tables import curate
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.model.tables import Tables
 
-from paperfeed.curate.tables import Tables, curate
-from paperfeed.prepare.snapshot import PreparedSnapshot
-
-NOW = dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2025, 3, 22, tzinfo=dt.UTC)
 ONE = ("Paper One", abstract("one"))
 TWO = ("Paper Two", abstract("two"))
 THREE = ("Paper Three", abstract("three"))

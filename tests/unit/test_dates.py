@@ -8,7 +8,7 @@ import pytest
 
 from paperfeed.prepare.dates import DateError, resolve_snapshot_date
 
-ARRIVED = dt.datetime(2025, 3, 22, 8, 0, tzinfo=dt.timezone.utc)
+ARRIVED = dt.datetime(2025, 3, 22, 8, 0, tzinfo=dt.UTC)
 
 
 def resolve(text: str, path: str = "feed.txt", year: int | None = None, arrived: dt.datetime = ARRIVED) -> tuple[str, str]:
@@ -52,10 +52,10 @@ def test_configured_year_when_header_and_path_have_none() -> None:
 @pytest.mark.parametrize(
     ("text", "arrived", "expected"),
     [
-        ("Mar 14", dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc), "2025-03-14"),
-        ("Mar 22", dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc), "2025-03-22"),
-        ("Dec 30", dt.datetime(2025, 1, 2, tzinfo=dt.timezone.utc), "2024-12-30"),
-        ("Feb 29", dt.datetime(2027, 3, 1, tzinfo=dt.timezone.utc), "2024-02-29"),
+        ("Mar 14", dt.datetime(2025, 3, 22, tzinfo=dt.UTC), "2025-03-14"),
+        ("Mar 22", dt.datetime(2025, 3, 22, tzinfo=dt.UTC), "2025-03-22"),
+        ("Dec 30", dt.datetime(2025, 1, 2, tzinfo=dt.UTC), "2024-12-30"),
+        ("Feb 29", dt.datetime(2027, 3, 1, tzinfo=dt.UTC), "2024-02-29"),
     ],
 )
 def test_otherwise_the_most_recent_such_day_not_after_arrival(text: str, arrived: dt.datetime, expected: str) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import codecs
 
 import pytest
-from helpers import SAMPLE_001, feed_text
 
+from helpers import SAMPLE_001, feed_text
 from paperfeed.prepare.decode import ISO_8859_1, UTF8, UTF8_BOM, UTF16, WINDOWS_1252, DecodeError, decode_snapshot
 
 TEXT = feed_text("Mar 14", [("Café Models for Résumé Parsing", "We study cafés and naïve résumés in detail.")])

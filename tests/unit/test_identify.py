@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from helpers import abstract, prepared
 
+from helpers import abstract, prepared
 from paperfeed.prepare.identify import stable_hash, title_key
 
 TITLE = "Meta-World: A Benchmark and Evaluation for Multi-Task and Meta Reinforcement Learning"

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 
 from helpers import write_landing
-
 from paperfeed.storage.landing import list_landing, select
 
 

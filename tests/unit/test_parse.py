@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 
+from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 from paperfeed.prepare.decode import decode_snapshot
 from paperfeed.prepare.parse import parse_snapshot
 from paperfeed.prepare.snapshot import prepare_snapshot

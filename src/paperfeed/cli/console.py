@@ -19,14 +19,18 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from paperfeed.publish.summary import quality_record
+from paperfeed.model.status import FileStatus
+from paperfeed.publish.summary import RunSummary
 
 out = Console()
 err = Console(stderr=True)
-STATUS_STYLE = {"accepted": "green", "duplicate": "yellow", "rejected": "red", "refused": "red", "already ingested": "dim", "waiting": "cyan"}
+STATUS_STYLE = {
+    FileStatus.ACCEPTED: "green", FileStatus.DUPLICATE: "yellow", FileStatus.REJECTED: "red",
+    FileStatus.REFUSED: "red", FileStatus.ALREADY_INGESTED: "dim", FileStatus.WAITING: "cyan",
+}
 
 
-class Format(str, enum.Enum):
+class Format(enum.StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
@@ -99,35 +103,33 @@ def counting(message: str, total: int) -> Iterator[Progress]:
         yield bar
 
 
-def print_run(summary: dict[str, Any]) -> None:
+def print_run(summary: RunSummary) -> None:
     """The end of a run: every file and what became of it, then the totals and where to look."""
-    outcomes = summary["outcomes"]
-    if outcomes:
-        table = Table(title=f"run {summary['run_id']}")
+    if summary.outcomes:
+        table = Table(title=f"run {summary.run_id}")
         table.add_column("file", overflow="fold")
         table.add_column("status", no_wrap=True)
         table.add_column("date", no_wrap=True)
         table.add_column("records", justify="right")
         table.add_column("set aside", justify="right")
         table.add_column("reason", ratio=1)
-        for o in outcomes:
+        for o in summary.outcomes:
             table.add_row(
-                Text(o["source_name"]), Text(o["status"], style=STATUS_STYLE.get(o["status"], "")), o["snapshot_date"] or "",
-                str(o["n_records"]), str(o["n_quarantined"] or ""), Text(o["reason"] or ""),
+                Text(o.source_name), Text(o.status, style=STATUS_STYLE[o.status]), o.snapshot_date or "",
+                str(o.n_records), str(o.n_quarantined or ""), Text(o.reason or ""),
             )
         out.print(table)
-    out.print(Text(summary["message"], style="bold"))
+    out.print(Text(summary.message, style="bold"))
     totals = Table(show_header=False, box=None, padding=(0, 2))
-    counts = {s: sum(1 for o in outcomes if o["status"] == s) for s in STATUS_STYLE}
+    counts = {status: summary.count(status) for status in FileStatus}
     totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
-    totals.add_row("papers", f"{summary['n_new_papers']} new, {summary['n_updated_papers']} updated, {summary['n_papers']} in all")
-    totals.add_row("dataset version", str(summary["dataset_version"] or "none yet"))
-    if summary["checks"]:
-        record = quality_record(summary["checks"])
-        totals.add_row("quality checks", f"{record['passed']} of {record['evaluated']} passed")
-    for label, key in (("run report", "run_report"), ("release", "release"), ("data-quality report", "quality_report")):
-        if summary.get(key):
-            totals.add_row(label, Text(str(summary[key])))
+    totals.add_row("papers", f"{summary.n_new_papers} new, {summary.n_updated_papers} updated, {summary.n_papers} in all")
+    totals.add_row("dataset version", str(summary.dataset_version or "none yet"))
+    if summary.checks:
+        totals.add_row("quality checks", f"{summary.quality.passed} of {summary.quality.evaluated} passed")
+    for label, value in (("run report", summary.run_report), ("release", summary.release)):
+        if value:
+            totals.add_row(label, Text(value))
     out.print(totals, highlight=False)
-    if summary["n_quarantined"]:
-        out.print(f"{summary['n_quarantined']} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)
+    if summary.n_quarantined:
+        out.print(f"{summary.n_quarantined} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)

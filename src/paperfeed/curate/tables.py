@@ -14,39 +14,15 @@ no time of day; their names are the only order they carry.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 
 import polars as pl
 
 from paperfeed.model.contracts import APPEARANCES, PAPER_VERSIONS, PAPERS, QUARANTINE, SNAPSHOTS
-from paperfeed.prepare.snapshot import PreparedSnapshot
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.model.tables import Tables
 
 SIGHTING_ORDER = ["snapshot_date", "order_name", "snapshot_id", "rank"]
 TEXT_COLUMNS = ["paper_id", "abstract_hash", "abstract", "abstract_raw", "links"]
-
-
-@dataclass(frozen=True)
-class Tables:
-    """The data tables of one dataset version."""
-
-    snapshots: pl.DataFrame
-    appearances: pl.DataFrame
-    papers: pl.DataFrame
-    paper_versions: pl.DataFrame
-    quarantine: pl.DataFrame
-
-    @classmethod
-    def empty(cls) -> Tables:
-        return cls(SNAPSHOTS.empty(), APPEARANCES.empty(), PAPERS.empty(), PAPER_VERSIONS.empty(), QUARANTINE.empty())
-
-    def as_dict(self) -> dict[str, pl.DataFrame]:
-        return {
-            "snapshots": self.snapshots,
-            "appearances": self.appearances,
-            "papers": self.papers,
-            "paper_versions": self.paper_versions,
-            "quarantine": self.quarantine,
-        }
 
 
 def snapshot_rows(

@@ -248,7 +248,7 @@ RUNS = TableContract(
         Column("n_appearances", pl.Int64, "appearances in the dataset after the run"),
         Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table"),
         Column("message", pl.String, "what the run did, in one line"),
-        Column("quality_report", pl.String, "path of the run's data-quality report (Data Docs)", nullable=True),
+        Column("quality_report", pl.String, "path of the run's report page, which lists every data-quality check", nullable=True),
         Column(
             "checks",
             pl.List(CHECK),

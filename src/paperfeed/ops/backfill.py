@@ -1,20 +1,38 @@
-"""Backfill: which snapshot files to ingest, one run each, and in which order (their dates)."""
+"""Backfill: snapshot files one run each, in date order (files whose date cannot be read last),
+optionally only those dated within a range."""
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.storage.landing import Refused, list_landing, read_snapshot, select
+from paperfeed.model.inputs import Refused
+from paperfeed.ops.run import FromLanding, GateFactory, IngestRequest, great_expectations_gate, run_ingest
+from paperfeed.ops.steps import Steps
 from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.publish.summary import RunSummary
+from paperfeed.storage.landing import list_landing, read_snapshot, select
+from paperfeed.storage.warehouse import Warehouse
+
+
+@dataclass(frozen=True)
+class BackfillPlan:
+    order: list[str]  # file names, in the order to ingest them
+    refused: list[Refused]  # links out of the landing folder, never read
+
+
+@dataclass(frozen=True)
+class Backfill:
+    runs: list[RunSummary]
+    refused: list[Refused]
 
 
 def plan_backfill(
     landing: Path, names: list[str] | None, year: int | None, since: dt.date | None, until: dt.date | None
-) -> tuple[list[str], list[Refused]]:
+) -> BackfillPlan:
     """The named files (all, without names) dated within [since, until], in date order; files whose
-    date cannot be read come last (their runs will say why), in name order. And the refused ones
-    (links out of the landing folder), never read."""
+    date cannot be read come last (their runs will say why), in name order."""
     listed = list_landing(landing)
     refused = [r for r in listed.refused if names is None or r.source_name in names]
     files = select(listed, [n for n in names if n not in {r.source_name for r in refused}] if names else None).files
@@ -27,4 +45,23 @@ def plan_backfill(
     if since is not None or until is not None:
         within = [(day, name) for day, name in within if day is not None]
     order = sorted(within, key=lambda item: (item[0] is None, item[0] or dt.date.min, item[1]))
-    return [name for _, name in order], refused
+    return BackfillPlan([name for _, name in order], refused)
+
+
+def backfill(
+    warehouse: Warehouse,
+    plan: BackfillPlan,
+    landing: Path,
+    year: int | None,
+    *,
+    steps: Steps | None = None,
+    gate: GateFactory = great_expectations_gate,
+    lock_wait_seconds: float = 0,
+) -> Backfill:
+    """Ingest the planned files one run each, in the plan's order, with the lock held throughout."""
+    runs = []
+    with warehouse.lock("backfill", lock_wait_seconds, on_wait=(steps or Steps()).say):
+        for name in plan.order:
+            request = IngestRequest(FromLanding(landing, only=[name]), year)
+            runs.append(run_ingest(warehouse, request, steps=steps, gate=gate, lock_wait_seconds=lock_wait_seconds))
+    return Backfill(runs, plan.refused)

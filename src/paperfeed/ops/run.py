@@ -1,62 +1,94 @@
-"""The steps of one ingest run, as plain functions; the Prefect flow in flows/ composes them.
+"""One ingest run, from the writer's lock to the run report: the one place a run is assembled.
 
-    start_run -> load_state -> list_landing / read_snapshot (or replay the archive) -> split_known
-      -> archive (raw copies and arrivals, before any processing) -> prepare_snapshot
-      -> check_snapshots (quality gate: reject files, set records aside)
-      -> plan_run (curate)
-      -> publish_run (publish gate, then Delta tables, the runs commit, the DuckDB file, Data Docs)
-      -> finish_run (the release of the current version, if missing, and this run's report)
+    lock -> load the published state (repairing what a killed run left)
+      -> find files (a landing folder, or the files a published run processed, from the archive)
+      -> read -> keep (raw archive) -> prepare (parse, normalise, identify)
+      -> check (snapshot and record gates) -> curate -> publish (publish gate, Delta, DuckDB file)
+      -> release and report
+
+`paperfeed run`, `backfill` and `rebuild`, the Prefect flows, the tests and the benchmark all call
+`run_ingest`; the flows hand it Steps that run each step as a Prefect task.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from paperfeed.storage.files import clean_scratch
+from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS, PREPARE_BATCH_BYTES
 from paperfeed.curate.changes import paper_changes
-from paperfeed.quality.checks import (
-    RECORDS_SUITE,
-    SNAPSHOT_SUITE,
-    apply_record_gate,
-    apply_snapshot_gate,
-    check_rows,
-    publish_frames,
-    record_rows,
-    snapshot_profiles,
-)
-from paperfeed.storage import archive as archive_io
+from paperfeed.curate.tables import curate
 from paperfeed.model.contracts import RUNS
-from paperfeed.curate.tables import Tables, curate
-from paperfeed.storage.duckdb import refresh_duckdb_file, write_duckdb_file
+from paperfeed.model.inputs import Landing, RawSnapshot, Refused, Waiting
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.model.status import FileStatus, RunStatus, SnapshotStatus
+from paperfeed.model.tables import Tables
+from paperfeed.ops.steps import Steps
+from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.publish.summary import FileOutcome, RunSummary, feed_by_date
+from paperfeed.quality.gate import Gate, PublishBlocked, check_publish, check_snapshots
 from paperfeed.quality.gx import QualityGate
+from paperfeed.storage import archive as raw_archive
+from paperfeed.storage.duckdb import refresh_duckdb_file, write_duckdb_file
 from paperfeed.storage.faults import crash_point
-from paperfeed.storage.landing import RawSnapshot, Refused, Waiting
-from paperfeed.prepare.snapshot import PreparedSnapshot
+from paperfeed.storage.landing import list_landing, read_snapshot, select
+from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.releases import write_release, write_run_report
-from paperfeed.publish.summary import RunSummary, SnapshotOutcome, feed_by_date
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 
-log = logging.getLogger(__name__)
+class PublishedWithProblems(RuntimeError):
+    """The run published its version, but something after that failed (release, report, DuckDB
+    file): the version stays published; `summary.problems` says what failed, one line each."""
+
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__("; ".join(summary.problems))
+        self.summary = summary
 
 
-class PublishBlocked(RuntimeError):
-    """The publish gate failed: nothing was published, the previous version stays current."""
+# --- what to ingest -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FromLanding:
+    """The new files of a landing folder (only the named ones, if `only` is given); a file changed
+    less than `settle_seconds` ago is left for a later run."""
+
+    folder: Path
+    settle_seconds: float = 0
+    only: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class FromArchive:
+    """The files the published run `run_id` of another warehouse processed, from its raw archive
+    (what `paperfeed rebuild` replays, run by run)."""
+
+    warehouse: WarehouseLayout
+    run_id: str
+
+
+Source = FromLanding | FromArchive
+
+
+@dataclass(frozen=True)
+class IngestRequest:
+    source: Source
+    year: int | None = None  # for snapshots whose header and path give no year
+    retry_rejected: bool = False  # process files rejected before again (after fixing, e.g., --year)
+    run_id: str | None = None  # given by the command line, which names it when it takes the lock
 
 
 @dataclass(frozen=True)
 class RunContext:
     run_id: str
     started_at: dt.datetime
-    landing: Path
-    warehouse: Path
+    warehouse: str
+    landing: str  # the folder the files came from, for the record
     year: int | None
 
 
@@ -69,34 +101,101 @@ class State:
 
 
 @dataclass(frozen=True)
+class Found:
+    """The files a run read, and those it leaves alone."""
+
+    raws: list[RawSnapshot]
+    refused: list[Refused]
+    waiting: list[Waiting]
+
+
+@dataclass(frozen=True)
 class Plan:
     tables: Tables
     summary: RunSummary
 
 
-def start_run(landing: Path, warehouse: Path, year: int | None) -> RunContext:
-    now = dt.datetime.now(dt.timezone.utc)
-    run_id = f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    return RunContext(run_id, now, landing.resolve(), warehouse.resolve(), year)
+GateFactory = Callable[[Warehouse, RunContext], Gate]
 
 
-def open_gate(ctx: RunContext) -> QualityGate:
-    return QualityGate(ctx.warehouse, ctx.run_id, ctx.started_at)
+def new_run_id(now: dt.datetime) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def load_state(warehouse: Path) -> State:
+def great_expectations_gate(warehouse: Warehouse, ctx: RunContext) -> Gate:
+    return QualityGate(ctx.run_id, ctx.started_at)
+
+
+# --- the run ------------------------------------------------------------------------------------
+def run_ingest(
+    warehouse: Warehouse,
+    request: IngestRequest,
+    *,
+    steps: Steps | None = None,
+    gate: GateFactory = great_expectations_gate,
+    lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+) -> RunSummary:
+    """Ingest what `request` names into `warehouse` as (at most) one new dataset version.
+
+    Raises WarehouseLocked (another run holds the warehouse), LandingError (no such landing
+    folder or file), ArchiveError (a damaged archive to replay), PublishBlocked (the publish gate
+    failed; nothing was published) and PublishedWithProblems (published, but the release, the
+    report or the DuckDB file failed)."""
+    steps = steps or Steps()
+    ctx = start_run(request, warehouse)
+    with warehouse.lock(ctx.run_id, lock_wait_seconds, on_wait=steps.say):
+        state = steps("load published state", load_state, warehouse)
+        found = steps("find and read files", find_files, request.source)
+        retry = request.retry_rejected or isinstance(request.source, FromArchive)
+        new, known = split_known(found.raws, state, retry)
+        years = years_of(new, ctx.year)
+        steps("archive raw files", raw_archive.archive, warehouse.layout, found.raws, years, ctx.run_id, ctx.started_at)
+        batches = [[(raw, years[raw.snapshot_id]) for raw in batch] for batch in in_batches(new)]
+        prepared = [s for batch in steps.each("parse and normalise", prepare_batch, batches) for s in batch]
+        run_gate = gate(warehouse, ctx)
+        checked = steps("quality gate", check_snapshots, run_gate, prepared)
+        plan = steps("curate", plan_run, ctx, state, checked, known, found.refused, found.waiting)
+        summary = steps("publish", publish_run, warehouse, ctx, state, plan, run_gate)
+        summary = steps("release and report", finish_run, warehouse, summary)
+    for problem in summary.problems:
+        steps.say(problem)
+    if summary.status is RunStatus.FAILED:
+        raise PublishBlocked(summary.message)
+    if summary.problems:
+        raise PublishedWithProblems(summary)
+    return summary
+
+
+def start_run(request: IngestRequest, warehouse: Warehouse) -> RunContext:
+    now = dt.datetime.now(dt.UTC)
+    source = request.source
+    landing = str(source.folder.resolve()) if isinstance(source, FromLanding) else str(source.warehouse.root)
+    return RunContext(request.run_id or new_run_id(now), now, str(warehouse.root), landing, request.year)
+
+
+def load_state(warehouse: Warehouse) -> State:
     """Repair what a killed run left behind (half-written tables, a stale DuckDB file), then read
     the current dataset version."""
-    store = Warehouse(warehouse)
-    store.recover()
-    clean_scratch(store.root)
+    warehouse.recover()
     crash_point("after_recover")
-    version = store.current()
+    version = warehouse.current()
     if version is not None:
-        refresh_duckdb_file(store, version)
-    state = State(version, store.read(version))
+        try:
+            refresh_duckdb_file(warehouse, version)
+        except OSError:
+            pass  # a repair only: a run that publishes rewrites the file, and reports if it cannot
+    state = State(version, warehouse.read(version))
     crash_point("after_load_state")
     return state
+
+
+def find_files(source: Source) -> Found:
+    """The files to consider, with their bytes: every file of a landing folder (or the named ones)
+    in arrival order, or the files a published run processed, from its archive."""
+    if isinstance(source, FromArchive):
+        return Found(raw_archive.replay(source.warehouse, source.run_id), [], [])
+    landing: Landing = select(list_landing(source.folder, source.settle_seconds), source.only)
+    return Found([read_snapshot(f) for f in landing.files], landing.refused, landing.waiting)
 
 
 def split_known(
@@ -107,7 +206,7 @@ def split_known(
     configuration, say --year); otherwise a rejection stands."""
     snapshots = state.tables.snapshots
     if retry_rejected:
-        snapshots = snapshots.filter(pl.col("status") != "rejected")
+        snapshots = snapshots.filter(pl.col("status") != SnapshotStatus.REJECTED)
     seen = set(snapshots["snapshot_id"].to_list())
     new: list[RawSnapshot] = []
     known: list[RawSnapshot] = []
@@ -117,44 +216,28 @@ def split_known(
     return new, known
 
 
-def years(raws: list[RawSnapshot], year: int | None) -> list[int | None]:
+def years_of(raws: list[RawSnapshot], year: int | None) -> dict[str, int | None]:
     """The --year each file is processed with: a replayed file keeps the year it was processed with."""
-    return [raw.file.year if raw.file.year is not None else year for raw in raws]
+    return {raw.snapshot_id: raw.file.year if raw.file.year is not None else year for raw in raws}
 
 
-def archive(ctx: RunContext, raws: list[RawSnapshot], new: list[RawSnapshot]) -> None:
-    """Keep every file this run saw in the raw archive, before any of it is processed."""
-    used = dict(zip((raw.snapshot_id for raw in new), years(new, ctx.year)))
-    archive_io.archive(ctx.warehouse, raws, set(used), used, ctx.run_id, ctx.started_at)
+def in_batches(raws: list[RawSnapshot], max_bytes: int = PREPARE_BATCH_BYTES) -> Iterator[list[RawSnapshot]]:
+    """Consecutive files, about `max_bytes` of them at a time (at least one file each)."""
+    batch: list[RawSnapshot] = []
+    size = 0
+    for raw in raws:
+        if batch and size + len(raw.raw) > max_bytes:
+            yield batch
+            batch, size = [], 0
+        batch.append(raw)
+        size += len(raw.raw)
+    if batch:
+        yield batch
 
 
-def check_snapshots(gate: QualityGate, snapshots: list[PreparedSnapshot]) -> list[PreparedSnapshot]:
-    """The gate before anything is written: reject bad files, set bad records aside."""
-    if not snapshots:
-        return []
-    profiles = snapshot_profiles(snapshots)
-    checked = apply_snapshot_gate(snapshots, gate.validate(SNAPSHOT_SUITE, profiles), profiles)
-    crash_point("after_snapshot_gate")
-    candidates = [s for s in checked if not s.rejected]
-    if not candidates:
-        return checked
-    # One validation for all records of the run (one report page), split back per snapshot.
-    rows = [record_rows(s) for s in candidates]
-    report = gate.validate(RECORDS_SUITE, pl.concat(rows))
-    gated: dict[str, PreparedSnapshot] = {}
-    offset = 0
-    for snap, frame in zip(candidates, rows):
-        part = replace(report, failures=[_shift(f, offset, frame.height) for f in report.failures])
-        gated[snap.snapshot_id] = apply_record_gate(snap, part, frame)
-        offset += frame.height
-    crash_point("after_record_gate")
-    return [gated.get(s.snapshot_id, s) for s in checked]
-
-
-def _shift(failure: Any, offset: int, height: int) -> Any:
-    if failure.rows is None:
-        return failure
-    return replace(failure, rows=[r - offset for r in failure.rows if offset <= r < offset + height])
+def prepare_batch(batch: list[tuple[RawSnapshot, int | None]]) -> list[PreparedSnapshot]:
+    """Decode, parse, date, normalise and identify a batch of files (each with its --year)."""
+    return [prepare_snapshot(raw, year) for raw, year in batch]
 
 
 def plan_run(
@@ -162,15 +245,16 @@ def plan_run(
     state: State,
     prepared: list[PreparedSnapshot],
     known: list[RawSnapshot],
-    refused: list[Refused] | None = None,
-    waiting: list[Waiting] | None = None,
+    refused: list[Refused],
+    waiting: list[Waiting],
 ) -> Plan:
+    """Curate the checked snapshots into the next tables, and say what became of every file."""
     tables = curate(state.tables, prepared, ctx.run_id, ctx.started_at)
     new_rows = tables.snapshots.filter(run_id=ctx.run_id)
     outcomes = [
-        SnapshotOutcome(
+        FileOutcome(
             r["source_name"],
-            r["status"],
+            FileStatus(r["status"]),
             r["snapshot_date"].isoformat() if r["snapshot_date"] else None,
             r["n_records"],
             r["reason"],
@@ -180,28 +264,28 @@ def plan_run(
     ]
     first_names = dict(state.tables.snapshots.select("snapshot_id", "source_name").iter_rows())
     outcomes += [
-        SnapshotOutcome(
+        FileOutcome(
             raw.file.source_name,
-            "already ingested",
+            FileStatus.ALREADY_INGESTED,
             reason=f"same bytes as {first_names.get(raw.snapshot_id, 'a file earlier in this run')}",
         )
         for raw in known
     ]
     renewed = set(new_rows["snapshot_id"])
     outcomes += [  # retried, and rejected again for the same reason: its row stands, unchanged
-        SnapshotOutcome(s.source_name, "rejected", reason=f"rejected again: {s.verdict.reason}")
+        FileOutcome(s.source_name, FileStatus.REJECTED, reason=f"rejected again: {s.verdict.reason}")
         for s in prepared
         if s.verdict is not None and s.snapshot_id not in renewed
     ]
-    outcomes += [SnapshotOutcome(r.source_name, "refused", reason=r.reason) for r in refused or []]
-    outcomes += [SnapshotOutcome(w.source_name, "waiting", reason=w.reason) for w in waiting or []]
+    outcomes += [FileOutcome(r.source_name, FileStatus.REFUSED, reason=r.reason) for r in refused]
+    outcomes += [FileOutcome(w.source_name, FileStatus.WAITING, reason=w.reason) for w in waiting]
     changes = paper_changes(state.tables.papers, tables.papers)
     summary = RunSummary(
         run_id=ctx.run_id,
-        status="published" if new_rows.height else "noop",
+        status=RunStatus.PUBLISHED if new_rows.height else RunStatus.NOOP,
         dataset_version=state.version.number if state.version else None,
-        warehouse=str(ctx.warehouse),
-        landing=str(ctx.landing),
+        warehouse=ctx.warehouse,
+        landing=ctx.landing,
         outcomes=outcomes,
         n_new_papers=len(changes.added),
         n_updated_papers=len(changes.updated),
@@ -212,87 +296,93 @@ def plan_run(
     return Plan(tables, summary)
 
 
-def publish_run(ctx: RunContext, state: State, plan: Plan, gate: QualityGate) -> RunSummary:
+def publish_run(warehouse: Warehouse, ctx: RunContext, state: State, plan: Plan, gate: Gate) -> RunSummary:
     """Check the plan with the publish gate, then publish it as the next dataset version.
 
     The one place that publishes; it cannot publish without passing the gate. A run with nothing
-    new is recorded as a no-op; a run the gate blocks is recorded as failed and raises.
+    new is recorded as a no-op; a run the gate blocks is recorded as failed (and run_ingest raises
+    PublishBlocked once its report is written).
     """
-    store = Warehouse(ctx.warehouse)
     summary = plan.summary
-    if summary.status == "noop":
+    if summary.status is RunStatus.NOOP:
         message = f"nothing new: dataset version {summary.dataset_version} stays current"
-        store.append_run(_run_row(ctx, summary, message, "noop", None))
+        warehouse.append_run(run_row(ctx, summary, message, RunStatus.NOOP, None))
         return replace(summary, message=message)
     number = (state.version.number if state.version else 0) + 1
-    row = _run_row(ctx, summary, "", "published", None) | {"dataset_version": number}
-    failures, checks = _publish_gate(gate, plan.tables, pl.concat([store.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))]))
-    summary = replace(summary, checks=checks)
+    report = warehouse.layout.report(ctx.run_id)  # written by finish_run, with every check
+    row = run_row(ctx, summary, "", RunStatus.PUBLISHED, report) | {"dataset_version": number}
+    candidate_runs = pl.concat([warehouse.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))])
+    verdict = check_publish(gate, plan.tables, candidate_runs)
+    summary = replace(summary, checks=verdict.checks)
     crash_point("after_publish_gate")
-    report = gate.build_docs()
-    crash_point("after_docs")
-    if failures:
-        message = f"publish gate failed, nothing published (dataset version {summary.dataset_version} stays current):\n{failures}"
-        store.append_run(_run_row(ctx, summary, message, "failed", report))
-        raise PublishBlocked(message + (f"\nquality report: {report}" if report else ""))
+    if verdict.failures:
+        message = (
+            f"publish gate failed, nothing published (dataset version {summary.dataset_version} stays current):\n"
+            f"{verdict.failures}"
+        )
+        warehouse.append_run(run_row(ctx, summary, message, RunStatus.FAILED, report))
+        return replace(summary, status=RunStatus.FAILED, message=message)
     message = (
-        f"published dataset version {number}: {summary.count('accepted')} accepted, "
-        f"{summary.count('duplicate')} duplicate, {summary.count('rejected')} rejected, "
+        f"published dataset version {number}: {summary.count(FileStatus.ACCEPTED)} accepted, "
+        f"{summary.count(FileStatus.DUPLICATE)} duplicate, {summary.count(FileStatus.REJECTED)} rejected, "
         f"{summary.n_quarantined} records quarantined; "
         f"{summary.n_new_papers} new and {summary.n_updated_papers} updated papers"
     )
-    version = store.publish(plan.tables, _run_row(ctx, summary, message, "published", report), state.version)
+    version = warehouse.publish(plan.tables, run_row(ctx, summary, message, RunStatus.PUBLISHED, report), state.version)
+    summary = replace(summary, message=message, dataset_version=version.number)
     try:
-        write_duckdb_file(store, version)
-    except Exception as error:  # noqa: BLE001 - published already; the next run rewrites the file
-        log.warning("dataset version %s is published, but the DuckDB file was not rewritten: %s", version.number, error)
+        write_duckdb_file(warehouse, version)
+    except Exception as error:  # noqa: BLE001 - published already: reported, and the next run rewrites the file
+        summary = with_problem(summary, f"the DuckDB file was not rewritten (the next run rewrites it): {_one_line(error)}")
     crash_point("after_duckdb_file")
-    return replace(summary, message=message, dataset_version=version.number, quality_report=str(report) if report else None)
+    return summary
 
 
-def finish_run(ctx: RunContext, summary: RunSummary) -> RunSummary:
-    """Write the release of the current version (a no-op run repairs one a killed run missed) and
-    this run's report. The data is published already; a failure here is logged, not fatal."""
-    store = Warehouse(ctx.warehouse)
-    current = store.current()
-    release = None
+def finish_run(warehouse: Warehouse, summary: RunSummary) -> RunSummary:
+    """Write the release of the current version (a no-op or blocked run repairs one a killed run
+    missed) and this run's report, each attempted whatever became of the other. The data is published
+    already: a failure here is a problem of the summary (the command exits 7), not an error."""
+    current = warehouse.current()
+    if current is not None:
+        try:
+            summary = replace(summary, release=str(write_release(warehouse, current.number)))
+        except Exception as error:  # noqa: BLE001 - `paperfeed export` or the next run writes it
+            summary = with_problem(
+                summary, f"the release of dataset version {current.number} was not written "
+                f"(`paperfeed export` or the next run writes it): {_one_line(error)}"
+            )
     try:
-        if current is not None:
-            release = str(write_release(store, current.number))
-        tables = store.read(current)
-        summary = replace(summary, release=release)
-        report = write_run_report(store, summary.as_dict(), feed_by_date(tables.appearances))
-        return replace(summary, run_report=str(report))
-    except Exception as error:  # noqa: BLE001 - published already; export or the next run retries
-        log.warning("the release or run report of %s was not written: %s", ctx.run_id, error)
-        return replace(summary, release=release)
+        appearances = warehouse.read(current).appearances
+        report = write_run_report(warehouse, summary, feed_by_date(appearances))
+        summary = replace(summary, run_report=str(report))
+    except Exception as error:  # noqa: BLE001 - the run is recorded in `runs` all the same
+        summary = with_problem(summary, f"the run report was not written: {_one_line(error)}")
+    return summary
 
 
-def _publish_gate(gate: QualityGate, tables: Tables, runs: pl.DataFrame) -> tuple[str, list[dict[str, Any]]]:
-    """Validate every published table; return the failures in words ('' when all pass) and every
-    check, passed or not (the version's data-quality record)."""
-    lines, reports = [], []
-    for suite, frame in publish_frames(tables, runs).items():
-        report = gate.validate(suite, frame)
-        reports.append(report)
-        if not report.success:
-            lines.append(report.summary(frame))
-    return "\n".join(lines), check_rows(reports)
+def with_problem(summary: RunSummary, problem: str) -> RunSummary:
+    return replace(summary, problems=[*summary.problems, problem])
 
 
-def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str, report: Path | None) -> dict[str, Any]:
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def run_row(ctx: RunContext, summary: RunSummary, message: str, status: RunStatus, report: Path | None) -> dict[str, Any]:
+    """The run's row of the `runs` table."""
     return {
         "run_id": ctx.run_id,
         "started_at": ctx.started_at,
-        "finished_at": dt.datetime.now(dt.timezone.utc),
+        "finished_at": dt.datetime.now(dt.UTC),
         "status": status,
         "dataset_version": summary.dataset_version,
-        "landing": str(ctx.landing),
+        "landing": ctx.landing,
         "n_files": len(summary.outcomes),
-        "n_already_ingested": summary.count("already ingested"),
-        "n_accepted": summary.count("accepted"),
-        "n_duplicate": summary.count("duplicate"),
-        "n_rejected": summary.count("rejected"),
+        "n_already_ingested": summary.count(FileStatus.ALREADY_INGESTED),
+        "n_accepted": summary.count(FileStatus.ACCEPTED),
+        "n_duplicate": summary.count(FileStatus.DUPLICATE),
+        "n_rejected": summary.count(FileStatus.REJECTED),
         "n_quarantined": summary.n_quarantined,
         "n_new_papers": summary.n_new_papers,
         "n_updated_papers": summary.n_updated_papers,
@@ -301,5 +391,5 @@ def _run_row(ctx: RunContext, summary: RunSummary, message: str, status: str, re
         "table_versions": [],
         "message": message,
         "quality_report": str(report) if report else None,
-        "checks": summary.checks,
+        "checks": [check.__dict__ for check in summary.checks],
     }

@@ -16,21 +16,29 @@ from dataclasses import dataclass, field, replace
 
 import polars as pl
 
-from paperfeed.storage.archive import ArchiveError, arrivals, read_archived
 from paperfeed.model.contracts import DATA_TABLES, TableContract
-from paperfeed.storage.duckdb import DUCKDB_FILE, duckdb_file_shows
 from paperfeed.model.fingerprint import fingerprint
-from paperfeed.storage.releases import RELEASES_DIR, release_problems
+from paperfeed.storage.archive import ArchiveError, arrivals, read_archived
+from paperfeed.storage.duckdb import duckdb_file_shows
+from paperfeed.storage.layout import DUCKDB_FILE
+from paperfeed.storage.releases import release_folders, release_problems
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
+
+
+@dataclass(frozen=True)
+class Finding:
+    area: str  # tables | archive | releases | duckdb
+    subject: str  # what, e.g. 'papers in dataset version 2'
+    problem: str  # in words
 
 
 @dataclass
 class Verification:
     checked: dict[str, int] = field(default_factory=lambda: {"tables": 0, "archived_files": 0, "releases": 0, "duckdb_file": 0})
-    findings: list[dict[str, str]] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     def found(self, area: str, subject: str, problem: str) -> None:
-        self.findings.append({"area": area, "subject": subject, "problem": problem})
+        self.findings.append(Finding(area, subject, problem))
 
 
 def verify(store: Warehouse, all_versions: bool = False) -> Verification:
@@ -76,20 +84,18 @@ def _as_written(table: TableContract, frame: pl.DataFrame) -> TableContract:
 
 
 def _verify_archive(store: Warehouse, result: Verification) -> None:
-    for snapshot_id, source_name in arrivals(store.root).unique("snapshot_id", keep="first").select(
+    for snapshot_id, source_name in arrivals(store.layout).unique("snapshot_id", keep="first").select(
         "snapshot_id", "source_name"
     ).iter_rows():
         result.checked["archived_files"] += 1
         try:
-            read_archived(store.root, snapshot_id, source_name)
+            read_archived(store.layout, snapshot_id, source_name)
         except ArchiveError as error:
             result.found("archive", source_name, str(error))
 
 
 def _verify_releases(store: Warehouse, result: Verification) -> None:
-    for folder in sorted((store.root / RELEASES_DIR).glob("v[0-9]*")):
-        if not folder.is_dir():
-            continue
+    for folder in release_folders(store):
         result.checked["releases"] += 1
         for problem in release_problems(folder):
             result.found("releases", folder.name, problem)

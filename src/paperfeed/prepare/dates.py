@@ -49,7 +49,7 @@ def resolve_snapshot_date(
         return ResolvedDate(_latest_not_after(month, day, path_date + SLACK, date_text), "path")
     if year is not None:
         return ResolvedDate(_make(year, month, day, date_text), "config")
-    arrival_day = arrived_at.astimezone(dt.timezone.utc).date()
+    arrival_day = arrived_at.astimezone(dt.UTC).date()
     return ResolvedDate(_latest_not_after(month, day, arrival_day + SLACK, date_text), "arrival")
 
 

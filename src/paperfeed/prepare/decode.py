@@ -69,7 +69,7 @@ def _western(raw: bytes, not_utf8: str) -> tuple[str, str]:
             char = sequence.group().decode("utf-8")
         except UnicodeDecodeError:
             continue
-        if unicodedata.category(char).startswith("L") and char <= "\u024f" or "\u2010" <= char <= "\u201f" or "\u00a0" <= char <= "\u00bf":
+        if (unicodedata.category(char).startswith("L") and char <= "\u024f") or "\u2010" <= char <= "\u201f" or "\u00a0" <= char <= "\u00bf":
             raise DecodeError(f"{not_utf8}, yet it holds UTF-8 text at offset {sequence.start()}: encodings are mixed")
     try:
         text = raw.decode("cp1252", errors="strict")

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from paperfeed.model.prepared import RECORD_SCHEMA
+
 # Longest title seen on the real feed is 148 characters; the shortest abstract is 1,356.
 TITLE_MAX_CHARS = 300
 # The header is five blocks; the date is looked for among the first few.
@@ -43,20 +45,6 @@ DATE_LINES = (
 COMPLETE_ENDING = r"(?:[.!?…)\]\"'”’]|\S*(?:://|www\.)\S*|\S+\.[a-z]{2,}(?:/\S*)?)$"
 # White space and invisible format characters (zero-width space, BOM): a line of only these is blank.
 _EDGE_SPACE = r"^[\s\u200b-\u200d\u2060\ufeff]+|[\s\u200b-\u200d\u2060\ufeff]+$"
-
-RECORD_SCHEMA = pl.Schema(
-    {
-        "rank": pl.Int64,
-        "line": pl.Int64,
-        "title_raw": pl.String,
-        "abstract_raw": pl.String,
-        "title_line": pl.Int64,
-        "abstract_line": pl.Int64,
-        "is_truncated": pl.Boolean,
-        "ambiguous": pl.Boolean,
-    }
-)
-
 
 @dataclass(frozen=True)
 class ParsedSnapshot:

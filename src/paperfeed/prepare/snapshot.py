@@ -7,57 +7,22 @@ the quality gate's call (paperfeed.check), which fills in `verdict` and `quarant
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 import polars as pl
 
+from paperfeed.model.inputs import RawSnapshot
+from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.prepare.dates import DateError, resolve_snapshot_date
 from paperfeed.prepare.decode import DecodeError, decode_snapshot
 from paperfeed.prepare.identify import add_identity, content_id
-from paperfeed.storage.landing import RawSnapshot
 from paperfeed.prepare.normalise import normalise_records
-from paperfeed.prepare.parse import RECORD_SCHEMA, parse_snapshot
+from paperfeed.prepare.parse import parse_snapshot
 
 # C0 and C1 control characters, except tab, line feed and carriage return.
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 FIRST_LINE_CHARS = 120
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """Why the quality gate set a snapshot or a record aside."""
-
-    reason: str
-    failed_expectations: list[str]
-    observed_values: list[str]
-
-
-@dataclass(frozen=True)
-class PreparedSnapshot:
-    snapshot_id: str
-    source_name: str
-    arrived_at: dt.datetime
-    n_bytes: int
-    encoding: str | None = None
-    detail: str | None = None  # why decoding or dating failed, in words
-    n_chars: int = 0
-    control_chars: int = 0
-    first_line: str | None = None
-    header_lines: int = 0
-    date_text: str | None = None
-    snapshot_date: dt.date | None = None
-    date_source: str | None = None
-    content_id: str | None = None
-    records: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=RECORD_SCHEMA))
-    # Filled in by the quality gate:
-    verdict: Verdict | None = None
-    quarantined: pl.DataFrame | None = None
-
-    @property
-    def rejected(self) -> bool:
-        return self.verdict is not None
 
 
 def prepare_snapshot(snapshot: RawSnapshot, year: int | None = None) -> PreparedSnapshot:

@@ -9,7 +9,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from paperfeed.publish.summary import quality_record
+from paperfeed.model.status import FileStatus
+from paperfeed.publish.summary import QualityRecord, RunSummary
+from paperfeed.quality.findings import Check
 
 STYLE = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:1100px;color:#111;padding:0 1rem}
@@ -82,35 +84,35 @@ def feed_chart(days: list[tuple[str, int, int]]) -> str:
     return legend + "".join(parts)
 
 
-def run_report(summary: dict[str, Any], days: list[tuple[str, int, int]], links: dict[str, str]) -> str:
+def run_report(summary: RunSummary, days: list[tuple[str, int, int]], links: dict[str, str]) -> str:
     """The report of one run: what happened, what came in, and the feed over time."""
-    outcomes = summary["outcomes"]
     counts = [
-        ["dataset version", escape(str(summary["dataset_version"] or "—"))],
-        ["status", escape(summary["status"])],
-        *[[f"snapshots {s}", str(sum(1 for o in outcomes if o["status"] == s))]
-          for s in ("accepted", "duplicate", "rejected", "already ingested", "refused", "waiting")],
-        ["records set aside", str(summary["n_quarantined"])],
-        ["papers new / updated / in total", f'{summary["n_new_papers"]} / {summary["n_updated_papers"]} / {summary["n_papers"]}'],
-        ["appearances", str(summary["n_appearances"])],
+        ["dataset version", escape(str(summary.dataset_version or "—"))],
+        ["status", escape(summary.status)],
+        *[[f"snapshots {s}", str(summary.count(s))] for s in FileStatus],
+        ["records set aside", str(summary.n_quarantined)],
+        ["papers new / updated / in total", f"{summary.n_new_papers} / {summary.n_updated_papers} / {summary.n_papers}"],
+        ["appearances", str(summary.n_appearances)],
     ]
     files = [
         [
-            f"<code>{escape(o['source_name'])}</code>",
-            f'<span class="{escape(o["status"].split()[0])}">{escape(o["status"])}</span>',
-            escape(o["snapshot_date"] or ""),
-            str(o["n_records"]),
-            str(o["n_quarantined"] or ""),
-            escape(o["reason"] or ""),
+            f"<code>{escape(o.source_name)}</code>",
+            f'<span class="{escape(o.status.split()[0])}">{escape(o.status)}</span>',
+            escape(o.snapshot_date or ""),
+            str(o.n_records),
+            str(o.n_quarantined or ""),
+            escape(o.reason or ""),
         ]
-        for o in outcomes
+        for o in summary.outcomes
     ]
+    problems = "".join(f'<p class="rejected">problem: {escape(p)}</p>' for p in summary.problems)
     link_items = "".join(f'<li><a href="{escape(href)}">{escape(text)}</a></li>' for text, href in links.items())
     return page(
-        f"paperfeed run {summary['run_id']}",
+        f"paperfeed run {summary.run_id}",
         [
-            f"<h1>paperfeed run <code>{escape(summary['run_id'])}</code></h1>",
-            f"<p><strong>{escape(summary['message'])}</strong></p>",
+            f"<h1>paperfeed run <code>{escape(summary.run_id)}</code></h1>",
+            f"<p><strong>{escape(summary.message)}</strong></p>",
+            problems,
             table(None, counts, numeric={1}),
             "<h2>The feed over time</h2>",
             feed_chart(days),
@@ -119,38 +121,38 @@ def run_report(summary: dict[str, Any], days: list[tuple[str, int, int]], links:
             if files
             else '<p class="muted">No files.</p>',
             "<h2>Data quality</h2>",
-            quality_section(summary.get("checks") or []),
+            quality_section(summary.checks),
             f"<h2>More</h2><ul>{link_items}</ul>" if link_items else "",
         ],
     )
 
 
-def quality_section(checks: list[dict[str, Any]]) -> str:
+def quality_section(checks: list[Check]) -> str:
     """The publish gate's checks, per suite: how many passed, and what failed."""
     if not checks:
         return '<p class="muted">No checks ran: nothing new to publish.</p>'
-    suites: dict[str, list[dict[str, Any]]] = {}
+    suites: dict[str, list[Check]] = {}
     for check in checks:
-        suites.setdefault(check["suite"], []).append(check)
+        suites.setdefault(check.suite, []).append(check)
     rows = [
         [
             f"<code>{escape(suite)}</code>",
             str(len(group)),
-            str(quality_record(group)["passed"]),
+            str(QualityRecord(group).passed),
             "<br>".join(
-                f'<span class="rejected">{escape(c["description"])}</span> '
-                f'<span class="muted">({escape(c["expectation"])}({escape(c["column"] or "table")}): '
-                + (f'{c["unexpected"]} rows' if c["unexpected"] is not None else f'observed {escape(str(c["observed"]))}')
+                f'<span class="rejected">{escape(c.description)}</span> '
+                f'<span class="muted">({escape(c.expectation)}({escape(c.column or "table")}): '
+                + (f"{c.unexpected} rows" if c.unexpected is not None else f"observed {escape(str(c.observed))}")
                 + ")</span>"
                 for c in group
-                if not c["success"]
+                if not c.success
             ),
         ]
         for suite, group in suites.items()
     ]
-    record = quality_record(checks)
+    record = QualityRecord(checks)
     return (
-        f"<p>{record['passed']} of {record['evaluated']} checks of the publish gate passed (Great Expectations suites in "
+        f"<p>{record.passed} of {record.evaluated} checks of the publish gate passed (Great Expectations suites in "
         "<code>expectations/</code>).</p>" + table(["suite", "checks", "passed", "failed"], rows, numeric={1, 2})
     )
 
@@ -177,7 +179,7 @@ def release_index(manifests: list[dict[str, Any]]) -> str:
         body += [
             f'<h2 id="{escape(name)}">{escape(name)} <span class="muted">· created {escape(m["created"])} · '
             f'<a href="{escape(name)}/manifest.json">manifest.json</a> · <a href="{escape(name)}/README.md">dataset card</a></span></h2>',
-            f"<p>{changes['added']} papers added, {changes['updated']} updated, {changes['removed']} removed"
+            f"<p>{changes['added']} papers added, {changes['updated']} updated"
             + (f" since version {changes['previous_version']}." if changes["previous_version"] else " (first release).")
             + _quality_note(m.get("quality"))
             + "</p>",

@@ -2,7 +2,7 @@
 
     v0003/
       papers.parquet ... runs.parquet    one zstd Parquet file per table, as in dataset version 3
-      changes/added.csv updated.csv removed.csv   paper_ids changed since version 2
+      changes/added.csv updated.csv      paper_ids added and updated since version 2
       README.md                          dataset card, Hugging Face front matter (configs/data_files)
       SHA256SUMS                         the same checksums, for `sha256sum -c SHA256SUMS`
       manifest.json                      written last: version, created, sources, and per file
@@ -18,10 +18,11 @@ import polars as pl
 
 from paperfeed.curate.changes import Changes
 from paperfeed.model.contracts import ALL_TABLES, PAPERS, TableContract
-from paperfeed.publish.summary import quality_record
+from paperfeed.publish.summary import QualityRecord
+from paperfeed.quality.findings import Check
 
 RELEASE_TABLES: tuple[TableContract, ...] = ALL_TABLES
-CHANGE_KINDS = ("added", "updated", "removed")
+CHANGE_KINDS = ("added", "updated")
 DATASET_NAME = "paperfeed"
 
 
@@ -47,7 +48,7 @@ def manifest(
     files: list[dict[str, Any]],
     previous_version: int | None,
     changes: Changes,
-    checks: list[dict[str, Any]] | None = None,
+    checks: list[Check],
 ) -> dict[str, Any]:
     return {
         "dataset": DATASET_NAME,
@@ -62,7 +63,7 @@ def manifest(
             "previous_version": previous_version,
             **{kind: len(getattr(changes, kind)) for kind in CHANGE_KINDS},
         },
-        "quality": quality_record(checks),
+        "quality": QualityRecord(checks).as_dict(),
         "files": files,
     }
 
@@ -73,7 +74,7 @@ def dataset_card(
     rows: dict[str, int],
     changes: Changes,
     previous: int | None,
-    checks: list[dict[str, Any]] | None = None,
+    checks: list[Check],
 ) -> str:
     """README.md of a release: Hugging Face dataset-card front matter, then what the data is."""
     configs = []
@@ -112,10 +113,10 @@ def dataset_card(
         "|---|---|---|",
         *[f"| `{t.name}` | {rows.get(t.name, 0):,} | {t.meaning} |" for t in RELEASE_TABLES],
         "",
-        f"Changes {since}: {len(changes.added)} papers added, {len(changes.updated)} updated, "
-        f"{len(changes.removed)} removed (paper_ids in `changes/`).",
+        f"Changes {since}: {len(changes.added)} papers added, {len(changes.updated)} updated "
+        "(paper_ids in `changes/`).",
         "",
-        _quality_line(quality_record(checks)),
+        _quality_line(QualityRecord(checks)),
         "",
         "Titles and abstracts are the authors' (from arXiv, as shown by Hugging Face); check each",
         "paper's own license before reuse. `paper_id` is the first 16 hex digits of the sha256 of the",
@@ -128,15 +129,15 @@ def dataset_card(
         body += [f"### `{table.name}`", "", "| column | meaning |", "|---|---|"]
         body += [f"| `{c.name}` | {c.meaning} |" for c in table.columns]
         body.append("")
-    return "\n".join(front + [""] + body)
+    return "\n".join([*front, "", *body])
 
 
-def _quality_line(record: dict[str, Any]) -> str:
-    if not record["evaluated"]:
+def _quality_line(record: QualityRecord) -> str:
+    if not record.evaluated:
         return "Data quality: no record (this version was published before paperfeed kept one)."
-    suites = sorted({c["suite"] for c in record["checks"]})
+    suites = sorted({c.suite for c in record.checks})
     return (
-        f"Data quality: this version passed {record['passed']} of {record['evaluated']} checks of the publish gate "
+        f"Data quality: this version passed {record.passed} of {record.evaluated} checks of the publish gate "
         f"(Great Expectations suites for {', '.join(f'`{s}`' for s in suites)}); each is listed, with what it "
         "observed, under `quality` in `manifest.json`."
     )

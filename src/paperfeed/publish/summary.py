@@ -1,4 +1,5 @@
-"""What a run did, for people: the CLI's closing summary and the Prefect markdown artifact."""
+"""What a run did, for people and machines: the run summary every renderer takes (the command
+line, the Prefect markdown artifact, the run report page, `--json`)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,34 @@ from typing import Any
 
 import polars as pl
 
-
-def quality_record(checks: list[dict[str, Any]] | None) -> dict[str, Any]:
-    """The data-quality record of a version: its publish gate's checks, and how many passed."""
-    checks = checks or []
-    return {"evaluated": len(checks), "passed": sum(1 for c in checks if c["success"]), "checks": checks}
+from paperfeed.model.status import FileStatus, RunStatus
+from paperfeed.quality.findings import Check
 
 
 @dataclass(frozen=True)
-class SnapshotOutcome:
+class QualityRecord:
+    """The data-quality record of a version: its publish gate's checks, and how many passed."""
+
+    checks: list[Check]
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.checks)
+
+    @property
+    def passed(self) -> int:
+        return sum(1 for c in self.checks if c.success)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"evaluated": self.evaluated, "passed": self.passed, "checks": [asdict(c) for c in self.checks]}
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """One file a run found, and what became of it."""
+
     source_name: str
-    status: str  # accepted | duplicate | rejected | already ingested | refused | waiting
+    status: FileStatus
     snapshot_date: str | None = None
     n_records: int = 0
     reason: str | None = None
@@ -27,23 +45,25 @@ class SnapshotOutcome:
 @dataclass(frozen=True)
 class RunSummary:
     run_id: str
-    status: str  # published | noop | failed
+    status: RunStatus
     dataset_version: int | None
     warehouse: str
     landing: str
-    outcomes: list[SnapshotOutcome] = field(default_factory=list)
+    outcomes: list[FileOutcome] = field(default_factory=list)
     n_new_papers: int = 0
     n_updated_papers: int = 0
     n_papers: int = 0
     n_appearances: int = 0
     message: str = ""
-    quality_report: str | None = None
-    run_report: str | None = None
+    run_report: str | None = None  # with every data-quality check of the run
     release: str | None = None
-    checks: list[dict[str, Any]] = field(default_factory=list)  # the publish gate's, passed or not
+    checks: list[Check] = field(default_factory=list)  # the publish gate's, passed or not
+    # What failed after the version was published (release, run report, DuckDB file), one line
+    # each: the version stays published, and the command exits 7.
+    problems: list[str] = field(default_factory=list)
 
-    def count(self, status: str) -> int:
-        return sum(1 for outcome in self.outcomes if outcome.status == status)
+    def count(self, status: FileStatus) -> int:
+        return sum(1 for outcome in self.outcomes if outcome.status is status)
 
     @property
     def n_quarantined(self) -> int:
@@ -51,13 +71,17 @@ class RunSummary:
 
     @property
     def had_input_problems(self) -> bool:
-        return self.count("rejected") + self.count("refused") + self.n_quarantined > 0
+        return any(o.status.is_problem for o in self.outcomes) or self.n_quarantined > 0
+
+    @property
+    def quality(self) -> QualityRecord:
+        return QualityRecord(self.checks)
 
     def checks_passed(self) -> str:
-        record = quality_record(self.checks)
-        return f"{record['passed']} of {record['evaluated']}" if self.checks else "—"
+        return f"{self.quality.passed} of {self.quality.evaluated}" if self.checks else "—"
 
     def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (statuses are strings): what `--json` prints and the flow returns."""
         return {**asdict(self), "n_quarantined": self.n_quarantined, "had_input_problems": self.had_input_problems}
 
     def to_markdown(self) -> str:
@@ -65,12 +89,13 @@ class RunSummary:
             f"# paperfeed run `{self.run_id}`",
             "",
             f"**{self.message}**",
+            *[f"- **problem:** {problem}" for problem in self.problems],
             "",
             "| | |",
             "|---|---|",
             f"| dataset version | {self.dataset_version if self.dataset_version is not None else '—'} |",
-            f"| snapshots accepted / duplicate / rejected / already ingested | {self.count('accepted')} / "
-            f"{self.count('duplicate')} / {self.count('rejected')} / {self.count('already ingested')} |",
+            f"| snapshots accepted / duplicate / rejected / already ingested | {self.count(FileStatus.ACCEPTED)} / "
+            f"{self.count(FileStatus.DUPLICATE)} / {self.count(FileStatus.REJECTED)} / {self.count(FileStatus.ALREADY_INGESTED)} |",
             f"| records quarantined | {self.n_quarantined} |",
             f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
             f"| appearances | {self.n_appearances} |",
@@ -78,7 +103,6 @@ class RunSummary:
             f"| warehouse | `{self.warehouse}` |",
             f"| run report | {f'[{self.run_report}](file://{self.run_report})' if self.run_report else '—'} |",
             f"| release | {f'[{self.release}](file://{self.release})' if self.release else '—'} |",
-            f"| data-quality report | {f'[Data Docs](file://{self.quality_report})' if self.quality_report else '—'} |",
             "",
             "| file | status | date | records | quarantined | reason |",
             "|---|---|---|---|---|---|",

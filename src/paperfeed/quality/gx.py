@@ -1,8 +1,10 @@
-"""Great Expectations I/O: suites from expectations/*.json, validation, Data Docs in the warehouse.
+"""Great Expectations, the engine of the quality gates: the suites in expectations/*.json, each
+validated against a frame.
 
-The only module that imports great_expectations, and only when a gate is opened: the import costs
-about 4 s. GX validates pandas, not Polars, so frames cross over through Arrow here. Validation
-results and the Data Docs site live in `<warehouse>/quality/`; each run adds its pages.
+The only module that imports great_expectations, and only when something is to be validated (or
+`prewarm` asks for it early): the import costs seconds. One in-memory GX context per process holds
+every suite; each run validates through it. GX validates pandas, not Polars, so frames cross over
+through Arrow here. Nothing is written to disk: the run report shows every check.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import threading
 import warnings
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from paperfeed.quality.checks import Check, Failure, GateError, SuiteReport
+from paperfeed.quality.findings import Check, Failure, GateError, SuiteReport
 
-QUALITY_DIR = "quality"
 SUITES_ENV = "PAPERFEED_EXPECTATIONS"
+# Where a failed row-level expectation lists all its rows (the record gate sets each one aside)
+# or only the first few (enough for the message of a publish gate failure).
+ALL_ROWS, SOME_ROWS = "COMPLETE", "SUMMARY"
 
 
 def suites_dir() -> Path:
@@ -30,83 +36,87 @@ def suites_dir() -> Path:
     return Path(override) if override else Path(str(resources.files("paperfeed_expectations")))
 
 
-def suite_names() -> list[str]:
-    return sorted(path.stem for path in suites_dir().glob("*.json"))
+@dataclass(frozen=True)
+class _Suites:
+    """One GX context with a validation definition per suite of one folder."""
+
+    definitions: dict[str, Any]
+    positions: dict[str, dict[str, int]]  # suite -> expectation id -> place in the file
+
+
+_lock = threading.Lock()
+_loaded: dict[tuple[str, tuple[tuple[str, int], ...]], _Suites] = {}
+
+
+def _suites() -> _Suites:
+    """The suites of suites_dir(), loaded once per process (again when a suite file changes)."""
+    folder = suites_dir()
+    files = sorted(folder.glob("*.json"))
+    key = (str(folder.resolve()), tuple((f.name, f.stat().st_mtime_ns) for f in files))
+    with _lock:
+        if key not in _loaded:
+            _loaded[key] = _load(files)
+        return _loaded[key]
+
+
+def _load(files: list[Path]) -> _Suites:
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import (
+        DataContextConfig,
+        InMemoryStoreBackendDefaults,
+        ProgressBarsConfig,
+    )
+
+    config = DataContextConfig(
+        store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
+        progress_bars=ProgressBarsConfig(globally=False),
+        analytics_enabled=False,
+    )
+    context = gx.get_context(mode="ephemeral", project_config=config)
+    source = context.data_sources.add_pandas("paperfeed")
+    definitions, positions = {}, {}
+    for path in files:
+        suite = context.suites.add(load_suite(path))
+        positions[path.stem] = {str(e.id): i for i, e in enumerate(suite.expectations)}
+        batch = source.add_dataframe_asset(path.stem).add_batch_definition_whole_dataframe("whole")
+        definitions[path.stem] = context.validation_definitions.add(gx.ValidationDefinition(name=path.stem, data=batch, suite=suite))
+    return _Suites(definitions, positions)
+
+
+def prewarm() -> threading.Thread:
+    """Import Great Expectations and load the suites in the background (while the orchestrator
+    starts, say); a validation that comes first waits for it."""
+    thread = threading.Thread(target=_suites, name="paperfeed-gx-prewarm", daemon=True)
+    thread.start()
+    return thread
 
 
 class QualityGate:
-    """One run's Great Expectations context: validates frames against the suites on disk.
+    """One run's view of the gate: validates frames against the suites, in that run's name."""
 
-    Nothing is imported or created until the first validation, so a run with nothing new to
-    check does not pay for Great Expectations at all.
-    """
-
-    def __init__(self, warehouse: Path, run_id: str, started_at: dt.datetime) -> None:
+    def __init__(self, run_id: str, started_at: dt.datetime) -> None:
         self.run_id = run_id
         self.started_at = started_at
-        self.quality_dir = warehouse / QUALITY_DIR
-        self.docs_dir = self.quality_dir / "docs"
-        self._context: Any = None
-        self._definitions: dict[str, Any] = {}
-        self._positions: dict[str, dict[str, int]] = {}  # suite -> expectation id -> place in the file
 
-    @property
-    def used(self) -> bool:
-        return self._context is not None
-
-    def _open(self) -> None:
-        import great_expectations as gx
-        from great_expectations.data_context.types.base import (
-            DataContextConfig,
-            InMemoryStoreBackendDefaults,
-            ProgressBarsConfig,
-        )
-
-        config = DataContextConfig(
-            store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
-            data_docs_sites={
-                "paperfeed": {
-                    "class_name": "SiteBuilder",
-                    "show_how_to_buttons": False,
-                    "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(self.docs_dir)},
-                }
-            },
-            progress_bars=ProgressBarsConfig(globally=False),
-            analytics_enabled=False,
-        )
-        # Results kept on disk, so each run's pages survive the next run's docs build.
-        config.stores["validation_results_store"]["store_backend"] = {
-            "class_name": "TupleFilesystemStoreBackend",
-            "base_directory": str(self.quality_dir / "results"),
-        }
-        context = gx.get_context(mode="ephemeral", project_config=config)
-        source = context.data_sources.add_pandas("paperfeed")
-        for name in suite_names():
-            suite = context.suites.add(load_suite(suites_dir() / f"{name}.json"))
-            self._positions[name] = {str(e.id): i for i, e in enumerate(suite.expectations)}
-            batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
-            self._definitions[name] = context.validation_definitions.add(
-                gx.ValidationDefinition(name=name, data=batch, suite=suite)
-            )
-        self._context = context
-
-    def validate(self, suite: str, frame: pl.DataFrame) -> SuiteReport:
+    def validate(self, suite: str, frame: pl.DataFrame, all_rows: bool = True) -> SuiteReport:
+        """Every expectation of `suite` against `frame`. With `all_rows`, a failed row-level
+        expectation lists every failing row; otherwise the first few and how many."""
         import great_expectations as gx
 
-        if not self.used:
-            self._open()
-        if suite not in self._definitions:
-            raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(self._definitions)})")
+        suites = _suites()
+        if suite not in suites.definitions:
+            raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(suites.definitions)})")
         with warnings.catch_warnings():
             # GX 1.24 calls pandas APIs that pandas 3 deprecates; not ours to fix, not the operator's to read.
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            result = self._definitions[suite].run(
+            result = suites.definitions[suite].run(
                 batch_parameters={"dataframe": frame.to_pandas()},
-                result_format={"result_format": "COMPLETE"},
+                result_format={"result_format": ALL_ROWS if all_rows else SOME_ROWS},
                 # With no run_time, GX parses the run name as a date, and a name like
                 # '...-6055a04a' reads as an impossible UTC offset: the run would crash.
                 run_id=gx.RunIdentifier(run_name=self.run_id, run_time=self.started_at),
             )
+        places = suites.positions[suite]
         failures, checks = [], []
         for outcome in result.results:
             config = outcome.expectation_config
@@ -114,45 +124,33 @@ class QualityGate:
             if errors:
                 raise GateError(f"suite {suite!r}: {config.type} could not be evaluated: {errors[0]}")
             found = outcome.to_json_dict().get("result") or {}
-            rows = found.get("unexpected_index_list")
-            position = self._positions[suite].get(str(config.id), len(self._positions[suite]))
-            column = config.kwargs.get("column") or config.kwargs.get("column_A") or ", ".join(config.kwargs.get("column_list") or []) or None
-            observed = None if rows is not None else json.dumps(found.get("observed_value"), default=str)
-            checks.append((
-                position,
-                Check(
-                    suite, config.type, column, config.description or config.type, bool(outcome.success),
-                    len(rows) if rows is not None else None, observed,
-                ),
-            ))
-            if outcome.success:
-                continue
-            failures.append(
-                Failure(
-                    position=position,
-                    expectation=config.type,
-                    column=column,
-                    description=config.description or config.type,
-                    rows=[int(r) for r in rows] if rows is not None else None,
-                    observed=observed,
-                )
+            rows = found.get("unexpected_index_list", found.get("partial_unexpected_index_list"))
+            row_level = "unexpected_count" in found or rows is not None
+            position = places.get(str(config.id), len(places))
+            column = (
+                config.kwargs.get("column")
+                or config.kwargs.get("column_A")
+                or ", ".join(config.kwargs.get("column_list") or [])
+                or None
             )
+            check = Check(
+                suite=suite,
+                expectation=config.type,
+                column=column,
+                description=config.description or config.type,
+                success=bool(outcome.success),
+                unexpected=int(found.get("unexpected_count") or len(rows or [])) if row_level else None,
+                observed=None if row_level else json.dumps(found.get("observed_value"), default=str),
+            )
+            checks.append((position, check))
+            if not check.success:
+                failures.append(Failure(check, position, [int(r) for r in rows or []] if row_level else None))
         return SuiteReport(
             suite,
             len(result.results),
             sorted(failures, key=lambda f: f.position),
             [check for _, check in sorted(checks, key=lambda pair: pair[0])],
         )
-
-    def build_docs(self) -> Path | None:
-        """Render this run's Data Docs pages and the site index; return the index page, if anything
-        was checked. Only this run's pages are rendered: a full rebuild grows with every run."""
-        if not self.used:
-            return None
-        store = self._context.validation_results_store
-        ours = [key for key in store.list_keys() if key.run_id.run_name == self.run_id]
-        self._context.build_data_docs(site_names=["paperfeed"], resource_identifiers=ours)
-        return self.docs_dir / "index.html"
 
 
 def load_suite(path: Path) -> Any:

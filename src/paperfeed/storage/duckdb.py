@@ -6,21 +6,17 @@ is off, so nothing here ever reaches for the network.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
 import duckdb_extension_delta
+import polars as pl
 from deltalake import DeltaTable
 
-import polars as pl
-
-from paperfeed.storage.archive import arrivals_uri
 from paperfeed.model.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
-from paperfeed.storage.faults import crash_point
+from paperfeed.storage.files import replacing
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
-DUCKDB_FILE = "paperfeed.duckdb"
 # A view in the DuckDB file saying which dataset version (and warehouse folder) it shows.
 VERSION_VIEW = "paperfeed_version"
 
@@ -60,7 +56,7 @@ def view_statements(warehouse: Warehouse, version: DatasetVersion) -> list[str]:
         f"WHERE dataset_version <= {version.number}"
     )
     # The raw archive's log, for the runs of this version (a run that died never shows).
-    log = arrivals_uri(warehouse.root)
+    log = str(warehouse.layout.arrivals)
     statements.append(
         f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS SELECT * FROM delta_scan('{_quote(log)}') "
         f"WHERE run_id IN (SELECT run_id FROM {RUNS.name})"
@@ -83,28 +79,25 @@ def open_version(warehouse: Warehouse, number: int | None = None) -> tuple[duckd
 
 def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     """Rewrite the warehouse's DuckDB file for `version`; readers see the old file or the new one."""
-    target = warehouse.root / DUCKDB_FILE
-    scratch = target.with_name(f".{DUCKDB_FILE}.{os.getpid()}.tmp")
-    scratch.unlink(missing_ok=True)
-    con = connect(str(scratch))
-    try:
-        for statement in view_statements(warehouse, version):
-            con.execute(statement)
-        con.execute(
-            f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, "
-            f"'{_quote(str(warehouse.root))}' AS warehouse"
-        )
-    finally:
-        con.close()
-    crash_point("during_duckdb_file")
-    os.replace(scratch, target)
+    target = warehouse.layout.duckdb_file
+    with replacing(target, crash_at="during_duckdb_file") as scratch:
+        con = connect(str(scratch))
+        try:
+            for statement in view_statements(warehouse, version):
+                con.execute(statement)
+            con.execute(
+                f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, "
+                f"'{_quote(str(warehouse.root))}' AS warehouse"
+            )
+        finally:
+            con.close()
     return target
 
 
 def duckdb_file_shows(warehouse: Warehouse) -> tuple[int, str] | None:
     """(dataset version, warehouse folder) the DuckDB file's views show; None if it is missing or unreadable."""
     try:
-        con = duckdb.connect(str(warehouse.root / DUCKDB_FILE), read_only=True)
+        con = duckdb.connect(str(warehouse.layout.duckdb_file), read_only=True)
         try:
             shown = con.sql(f"SELECT dataset_version, warehouse FROM {VERSION_VIEW}").fetchone()
         finally:

@@ -23,7 +23,6 @@ POINTS = (
     "after_record_gate",
     "after_plan",
     "after_publish_gate",
-    "after_docs",
     "after_write:snapshots",
     "after_write:appearances",
     "after_write:papers",
@@ -32,6 +31,7 @@ POINTS = (
     "after_runs_commit",
     "during_duckdb_file",
     "after_duckdb_file",
+    "during_release",
 )
 
 

@@ -8,56 +8,16 @@ reads, and so never archives, what lies elsewhere on the machine.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from paperfeed.model.inputs import Landing, LandingFile, RawSnapshot, Refused, Waiting
 from paperfeed.storage.faults import crash_point
 
 
 class LandingError(OSError):
     """The landing folder cannot be used as given."""
-
-
-@dataclass(frozen=True)
-class LandingFile:
-    path: Path
-    source_name: str  # path relative to the landing folder, with '/' separators
-    arrived_at: dt.datetime  # the file's modification time, UTC
-    year: int | None = None  # for a file replayed from the archive: the --year it was processed with
-
-
-@dataclass(frozen=True)
-class Refused:
-    source_name: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Waiting:
-    """A file changed too recently to be whole for sure: left for a later run."""
-
-    source_name: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class RawSnapshot:
-    file: LandingFile
-    raw: bytes
-
-    @property
-    def snapshot_id(self) -> str:
-        return hashlib.sha256(self.raw).hexdigest()
-
-
-@dataclass(frozen=True)
-class Landing:
-    files: list[LandingFile]
-    refused: list[Refused]
-    waiting: list[Waiting] = field(default_factory=list)
 
 
 def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
@@ -89,7 +49,7 @@ def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
                 when = f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (a clock ahead?)"
                 waiting.append(Waiting(source_name, f"changed {when}: taken once still for {settle_seconds:g} s"))
                 continue
-            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.timezone.utc)))
+            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.UTC)))
     crash_point("after_list")
     return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused, waiting)
 

@@ -10,11 +10,6 @@ that died before its `runs` commit are rolled back by the next writer (`recover`
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-import os
-import socket
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,20 +20,17 @@ import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
 from paperfeed.model.contracts import DATA_TABLES, RUNS, TableContract
-from paperfeed.curate.tables import Tables
-from paperfeed.storage.faults import crash_point
 from paperfeed.model.fingerprint import fingerprint
-
-TABLES_DIR = "tables"
-LOCK_FILE = ".lock"
+from paperfeed.model.status import RunStatus
+from paperfeed.model.tables import Tables
+from paperfeed.storage.faults import crash_point
+from paperfeed.storage.files import clean_scratch
+from paperfeed.storage.layout import WarehouseLayout
+from paperfeed.storage.lock import writer_lock
 
 
 class WarehouseError(RuntimeError):
     """The warehouse cannot do what was asked; the message says why."""
-
-
-class WarehouseLocked(WarehouseError):
-    """Another run holds the warehouse."""
 
 
 @dataclass(frozen=True)
@@ -50,11 +42,29 @@ class DatasetVersion:
 
 
 class Warehouse:
-    def __init__(self, root: Path) -> None:
-        self.root = root.resolve()
+    """A warehouse's Delta tables and dataset versions; built once per command from its layout."""
+
+    def __init__(self, layout: WarehouseLayout) -> None:
+        self.layout = layout
+
+    @classmethod
+    def at(cls, folder: Path | str) -> Warehouse:
+        return cls(WarehouseLayout.at(folder))
+
+    @property
+    def root(self) -> Path:
+        return self.layout.root
 
     def table_uri(self, name: str) -> str:
-        return str(self.root / TABLES_DIR / name)
+        return str(self.layout.table(name))
+
+    @contextmanager
+    def lock(self, holder: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
+        """The writer's lock (re-entrant in one process); on first entry, scratch files a killed
+        writer left are removed."""
+        with writer_lock(self.layout.lock_file, holder, wait_seconds, on_wait):
+            clean_scratch(self.layout.scratch_places())
+            yield
 
     # --- reading -------------------------------------------------------------------------
     def exists(self, name: str) -> bool:
@@ -68,7 +78,7 @@ class Warehouse:
 
     def published(self) -> pl.DataFrame:
         """One row per dataset version, oldest first."""
-        return self.runs().filter(pl.col("status") == "published").sort("dataset_version")
+        return self.runs().filter(pl.col("status") == RunStatus.PUBLISHED).sort("dataset_version")
 
     def current(self) -> DatasetVersion | None:
         published = self.published()
@@ -128,7 +138,7 @@ class Warehouse:
                 delta_version = self._overwrite(table, frame, run["run_id"], number)
             crash_point(f"after_write:{table.name}")
             entries.append({"table": table.name, "delta_version": delta_version, "rows": frame.height, "fingerprint": digest})
-        row = {**run, "status": "published", "dataset_version": number, "table_versions": entries}
+        row = {**run, "status": RunStatus.PUBLISHED, "dataset_version": number, "table_versions": entries}
         self.append_run(row)
         crash_point("after_runs_commit")
         return _version_from_row(row)
@@ -169,49 +179,3 @@ def _version_from_row(row: dict[str, Any]) -> DatasetVersion:
         delta_versions={e["table"]: e["delta_version"] for e in entries},
         fingerprints={e["table"]: e["fingerprint"] for e in entries},
     )
-
-
-@contextmanager
-def warehouse_lock(
-    root: Path, run_id: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None
-) -> Iterator[None]:
-    """Hold the warehouse's writer lock; wait for it up to `wait_seconds`, then fail naming the holder.
-
-    An OS file lock (flock) dies with its process, so a killed run never leaves the warehouse
-    locked. The file's text only describes the holder, for messages.
-    """
-    import fcntl
-
-    root.mkdir(parents=True, exist_ok=True)
-    path = root / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        deadline = time.monotonic() + wait_seconds
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                holder = path.read_text(encoding="utf-8", errors="replace").strip() or "another process"
-                if time.monotonic() >= deadline:
-                    raise WarehouseLocked(f"warehouse {root} is locked by {holder}") from None
-                if on_wait is not None and not told:
-                    on_wait(holder)
-                    told = True
-                time.sleep(0.2)
-        holder_text = json.dumps(
-            {
-                "pid": os.getpid(),
-                "host": socket.gethostname(),
-                "run_id": run_id,
-                "since": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            }
-        )
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, holder_text.encode("utf-8"), 0)
-        crash_point("after_lock")
-        yield
-        os.ftruncate(fd, 0)
-    finally:
-        os.close(fd)

@@ -11,26 +11,32 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 
-from paperfeed.ops import run as pipeline
-from paperfeed.quality.checks import GateError, publish_frames
+from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
+from paperfeed.curate.tables import curate
 from paperfeed.model.contracts import RUNS
-from paperfeed.curate.tables import Tables, curate
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.model.status import RunStatus
+from paperfeed.model.tables import Tables
+from paperfeed.ops.run import RunContext, run_row
+from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.publish.summary import RunSummary
+from paperfeed.quality.findings import GateError
+from paperfeed.quality.frames import publish_frames
+from paperfeed.quality.gate import check_snapshots
 from paperfeed.quality.gx import SUITES_ENV, QualityGate, load_suite, suites_dir
-from paperfeed.prepare.snapshot import PreparedSnapshot, prepare_snapshot
 
 GOOD = [("Paper One", abstract("one")), ("Paper Two", abstract("two"))]
-NOW = dt.datetime(2026, 11, 22, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
 
 @pytest.fixture(scope="module")
-def gate(tmp_path_factory: pytest.TempPathFactory) -> QualityGate:
-    return QualityGate(tmp_path_factory.mktemp("warehouse"), "20261122T054051Z-6055a04a", NOW)
+def gate() -> QualityGate:
+    return QualityGate("20261122T054051Z-6055a04a", NOW)
 
 
 def check(gate: QualityGate, raw: bytes, name: str = "feed.txt", year: int | None = 2025) -> PreparedSnapshot:
-    return pipeline.check_snapshots(gate, [prepare_snapshot(raw_snapshot(raw, name), year)])[0]
+    return check_snapshots(gate, [prepare_snapshot(raw_snapshot(raw, name), year)])[0]
 
 
 def header(date: str | None) -> str:
@@ -143,7 +149,7 @@ def test_metacharacters_are_data_not_faults(gate: QualityGate, title: str) -> No
 
 def test_a_snapshot_whose_every_record_is_set_aside_is_rejected(gate: QualityGate) -> None:
     snap = check(gate, feed_bytes("Mar 14", [("Bad\x07", abstract("a")), ("Worse\x07", abstract("b"))]))
-    tables = curate(Tables.empty(), [snap], "run", dt.datetime.now(dt.timezone.utc))
+    tables = curate(Tables.empty(), [snap], "run", dt.datetime.now(dt.UTC))
     row = tables.snapshots.row(0, named=True)
     assert (row["status"], row["n_quarantined"]) == ("rejected", 2)
     assert row["reason"] == "no usable records: all 2 were set aside (see quarantine)"
@@ -152,14 +158,24 @@ def test_a_snapshot_whose_every_record_is_set_aside_is_rejected(gate: QualityGat
 # --- the publish gate ------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def good_tables() -> Tables:
-    now = dt.datetime(2025, 3, 22, tzinfo=dt.timezone.utc)
-    snaps = [prepared("Mar 14", GOOD, "a.txt"), prepared("Mar 15", [GOOD[1]], "b.txt")]
+    now = dt.datetime(2025, 3, 22, tzinfo=dt.UTC)
+    linked = (GOOD[0][0], GOOD[0][1] + " Code: https://github.com/example/one.")
+    snaps = [prepared("Mar 14", [linked, GOOD[1]], "a.txt"), prepared("Mar 15", [GOOD[1]], "b.txt")]
     return curate(Tables.empty(), snaps, "run", now)
 
 
-def failures(gate: QualityGate, tables: Tables) -> dict[str, list[str]]:
+def runs_row(tables: Tables, **change: object) -> pl.DataFrame:
+    """The runs row that would publish `tables` as version 1 (what the publish gate validates)."""
+    started = dt.datetime(2025, 3, 22, tzinfo=dt.UTC)
+    ctx = RunContext("run-1", started, "warehouse", "landing", 2025)
+    summary = RunSummary("run-1", RunStatus.PUBLISHED, None, "warehouse", "landing", n_papers=tables.papers.height)
+    row = run_row(ctx, summary, "published dataset version 1", RunStatus.PUBLISHED, None) | {"dataset_version": 1} | change
+    return RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))
+
+
+def failures(gate: QualityGate, tables: Tables, runs: pl.DataFrame | None = None) -> dict[str, list[str]]:
     found = {}
-    for suite, frame in publish_frames(tables, RUNS.empty()).items():
+    for suite, frame in publish_frames(tables, runs_row(tables) if runs is None else runs).items():
         report = gate.validate(suite, frame)
         if not report.success:
             found[suite] = [f.label for f in report.failures]
@@ -167,15 +183,29 @@ def failures(gate: QualityGate, tables: Tables) -> dict[str, list[str]]:
 
 
 def test_consistent_tables_pass_the_publish_gate(gate: QualityGate, good_tables: Tables) -> None:
-    assert failures(gate, good_tables) == {}
+    assert good_tables.quarantine.is_empty()
+    with_quarantine = Tables(**{**good_tables.as_dict(), "quarantine": curate(
+        good_tables, [check(gate, feed_bytes("Mar 16", [GOOD[0], ("Bell\x07", abstract("bells"))]), "c.txt")], "run-2", NOW
+    ).quarantine})
+    assert with_quarantine.quarantine.height == 1 and with_quarantine.papers.height == 2
+    frames = publish_frames(with_quarantine, runs_row(with_quarantine))
+    assert all(frame.height for frame in frames.values()), "a suite with no rows to check would prove nothing"
+    assert failures(gate, with_quarantine) == {}
+
+
+def test_publish_gate_catches_a_broken_runs_log(gate: QualityGate, good_tables: Tables) -> None:
+    twice = pl.concat([runs_row(good_tables), runs_row(good_tables)])
+    assert failures(gate, good_tables, twice) == {"runs": ["expect_column_values_to_be_unique(run_id)"]}
+    backwards = runs_row(good_tables, finished_at=dt.datetime(2025, 3, 21, tzinfo=dt.UTC))
+    assert failures(gate, good_tables, backwards) == {"runs": ["expect_column_pair_values_a_to_be_greater_than_b(finished_at)"]}
 
 
 def test_every_check_is_reported_passed_or_not_in_its_suite_file_order(gate: QualityGate, good_tables: Tables) -> None:
     broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([good_tables.papers, good_tables.papers.head(1)])})
-    report = gate.validate("papers", publish_frames(broken, RUNS.empty())["papers"])
+    report = gate.validate("papers", publish_frames(broken, runs_row(broken))["papers"])
     written = json.loads((suites_dir() / "papers.json").read_text())["expectations"]
     assert [(c.expectation, c.description) for c in report.checks] == [(e["type"], e["description"]) for e in written]
-    assert [c.expectation for c in report.checks if not c.success] == [f.expectation for f in report.failures]
+    assert [c for c in report.checks if not c.success] == [f.check for f in report.failures]
     unique = next(c for c in report.checks if c.expectation == "expect_column_values_to_be_unique")
     assert (unique.column, unique.success, unique.unexpected) == ("paper_id", False, 2)
 
@@ -221,7 +251,7 @@ def test_a_threshold_is_an_edit_to_a_json_file(edited_suites: Path, tmp_path: Pa
             expectation["kwargs"]["max_value"] = 100
             expectation["description"] = "an abstract must be at most 100 characters long"
     path.write_text(json.dumps(suite))
-    snap = check(QualityGate(tmp_path / "w", "edited", NOW), feed_bytes("Mar 14", GOOD))
+    snap = check(QualityGate("edited", NOW), feed_bytes("Mar 14", GOOD))
     assert snap.quarantined is not None and snap.quarantined.height == 2
     assert snap.quarantined["reason"][0].startswith("an abstract must be at most 100 characters long (observed")
 

@@ -1,0 +1,191 @@
+"""Commands for the operator who ingests: run, backfill, serve on a schedule."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import zoneinfo
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from paperfeed import config
+from paperfeed.cli.common import (
+    DEFAULT_WAIT,
+    DEFAULT_WAREHOUSE,
+    Exit,
+    JsonOption,
+    LandingOption,
+    SettleOption,
+    VerboseOption,
+    WaitOption,
+    WarehouseOption,
+    YearOption,
+    fail,
+    prefect_defaults,
+    resolve_landing,
+    say,
+)
+from paperfeed.cli.console import emit_json, err, out, print_run, working
+
+R = TypeVar("R")
+
+
+def run(
+    landing: LandingOption = None,
+    warehouse: WarehouseOption = DEFAULT_WAREHOUSE,
+    year: YearOption = None,
+    wait: WaitOption = DEFAULT_WAIT,
+    settle: SettleOption = 0,
+    retry_rejected: Annotated[
+        bool, typer.Option("--retry-rejected", help="Process files rejected before again (after fixing, e.g., --year).")
+    ] = False,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Ingest the new files of a landing folder as one new dataset version."""
+    landing, year = resolve_landing(landing, year)
+    from paperfeed.ops.run import new_run_id
+
+    run_id = new_run_id(dt.datetime.now(dt.UTC))
+    with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
+        prefect_defaults(verbose)
+        from paperfeed_flows.ingest import ingest
+
+        flow = ingest.with_options(retries=0)  # the operator gets the answer at once
+        summary = orchestrated(lambda: flow(
+            landing=str(landing), warehouse=str(warehouse), year=year, lock_wait_seconds=0,
+            retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
+        ))
+    emit_json(summary.as_dict()) if as_json else print_run(summary)
+    raise typer.Exit(Exit.INPUT_PROBLEMS if summary.had_input_problems else Exit.OK)
+
+
+def backfill(
+    names: Annotated[list[str] | None, typer.Argument(help="Files to ingest, relative to the landing folder. Default: all.")] = None,
+    landing: LandingOption = None,
+    warehouse: WarehouseOption = DEFAULT_WAREHOUSE,
+    year: YearOption = None,
+    since: Annotated[dt.datetime | None, typer.Option("--from", formats=["%Y-%m-%d"], help="Only snapshots dated on or after this day.")] = None,
+    until: Annotated[dt.datetime | None, typer.Option("--to", formats=["%Y-%m-%d"], help="Only snapshots dated on or before this day.")] = None,
+    wait: WaitOption = DEFAULT_WAIT,
+    as_json: JsonOption = False,
+    verbose: VerboseOption = False,
+) -> None:
+    """Ingest snapshot files one run each, in date order (files without a date last)."""
+    landing, year = resolve_landing(landing, year)
+    with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
+        prefect_defaults(verbose)
+        from paperfeed_flows.ingest import backfill as flow
+
+        done = orchestrated(lambda: flow(
+            landing=str(landing), warehouse=str(warehouse), names=names, year=year,
+            since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
+        ))
+    for link in done.refused:
+        err.print(f"[red]refused[/] {escape(link.source_name)}: {escape(link.reason)}", highlight=False)
+    if not done.runs:
+        fail("no snapshot file matches", Exit.INPUT_PROBLEMS if done.refused else Exit.USAGE)
+    if as_json:
+        emit_json([s.as_dict() for s in done.runs])
+    else:
+        table = Table("file", "status", "date", "dataset version", "message", title=f"backfill of {len(done.runs)} files")
+        for s in done.runs:
+            first = s.outcomes[0] if s.outcomes else None
+            table.add_row(
+                escape(first.source_name if first else ""), first.status if first else "", (first.snapshot_date or "") if first else "",
+                str(s.dataset_version or ""), escape(s.message),
+            )
+        out.print(table)
+    problems = done.refused or any(s.had_input_problems for s in done.runs)
+    raise typer.Exit(Exit.INPUT_PROBLEMS if problems else Exit.OK)
+
+
+def serve(
+    landing: LandingOption = None,
+    warehouse: WarehouseOption = DEFAULT_WAREHOUSE,
+    year: YearOption = None,
+    cron: Annotated[str, typer.Option(help="When to run (cron, in --timezone).")] = config.DEFAULT_CRON,
+    timezone: Annotated[str, typer.Option(help="Time zone of --cron.")] = "UTC",
+    name: Annotated[str, typer.Option(help="Name of the Prefect deployment.")] = config.DEFAULT_DEPLOYMENT,
+    settle: SettleOption = config.DEFAULT_SERVE_SETTLE_SECONDS,
+) -> None:
+    """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
+    landing, year = resolve_landing(landing, year)
+    if not os.environ.get("PREFECT_API_URL"):
+        fail("serve needs a Prefect server: start one with `prefect server start`, then "
+             "export PREFECT_API_URL=http://127.0.0.1:4200/api", Exit.USAGE)
+    prefect_defaults(verbose=True)
+    from prefect.schedules import Cron
+    from prefect.types.entrypoint import EntrypointType
+    from pydantic import ValidationError
+
+    try:
+        zoneinfo.ZoneInfo(timezone)
+        schedule = Cron(cron, timezone=timezone)
+    except zoneinfo.ZoneInfoNotFoundError:
+        fail(f"--timezone {timezone!r} is not a time zone (use an IANA name such as Europe/Berlin)", Exit.USAGE)
+    except (ValueError, ValidationError) as error:
+        fail(f"--cron {cron!r} is not a schedule: {str(error).splitlines()[0]}", Exit.USAGE)
+
+    from paperfeed_flows.ingest import ingest
+
+    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle}
+    err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
+    try:
+        ingest.serve(
+            name=name,
+            schedule=schedule,
+            parameters=parameters,
+            limit=1,  # one run at a time (the warehouse lock would make a second one wait anyway)
+            entrypoint_type=EntrypointType.MODULE_PATH,  # runs import paperfeed_flows, wherever serve started
+            print_starting_message=False,
+        )
+    except Exception as error:  # noqa: BLE001 - one line for people (an unreachable server, say)
+        fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", Exit.FAILED)
+
+
+@contextmanager
+def locked(warehouse: Path, holder: str, wait: float) -> Iterator[None]:
+    """The warehouse's writer lock, tried before the orchestrator starts: a locked warehouse
+    answers within --wait seconds, naming the holder."""
+    from paperfeed.storage.lock import WarehouseLocked
+    from paperfeed.storage.warehouse import Warehouse
+
+    store = Warehouse.at(warehouse)
+    try:
+        with store.lock(holder, wait, on_wait=say):
+            yield
+    except WarehouseLocked as error:
+        fail(str(error), Exit.LOCKED)
+
+
+def orchestrated(call: Callable[[], R]) -> R:
+    """Run a flow here and now; its expected failures become one line and an exit code."""
+    from paperfeed.ops.rebuild import RebuildError
+    from paperfeed.ops.run import PublishedWithProblems
+    from paperfeed.quality.gate import PublishBlocked
+    from paperfeed.storage.archive import ArchiveError
+    from paperfeed.storage.landing import LandingError
+    from paperfeed.storage.lock import WarehouseLocked
+
+    try:
+        return call()
+    except WarehouseLocked as error:
+        fail(str(error), Exit.LOCKED)
+    except PublishBlocked as error:
+        fail(str(error), Exit.BLOCKED)
+    except PublishedWithProblems as error:
+        print_run(error.summary)
+        fail(f"dataset version {error.summary.dataset_version} is published, but: {error}", Exit.PUBLISHED_WITH_PROBLEMS)
+    except (LandingError, RebuildError) as error:
+        fail(str(error), Exit.USAGE)
+    except ArchiveError as error:
+        fail(str(error), Exit.FAILED)
+    except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
+        fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)

@@ -1,0 +1,87 @@
+"""Rebuild: every dataset version of a warehouse, recreated from its raw archive alone in a new
+folder by replaying the published runs one by one, then compared version by version."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from paperfeed.ops.run import FromArchive, GateFactory, IngestRequest, great_expectations_gate, run_ingest
+from paperfeed.ops.steps import Steps
+from paperfeed.storage.archive import arrivals
+from paperfeed.storage.warehouse import Warehouse, WarehouseError
+
+
+class RebuildError(RuntimeError):
+    """The rebuild cannot start (a folder that is not empty, no archive) or went astray."""
+
+
+@dataclass(frozen=True)
+class TableComparison:
+    table: str
+    source: str  # fingerprint in the warehouse rebuilt from
+    rebuilt: str | None  # fingerprint in the rebuild; None where it has no such version
+
+
+@dataclass(frozen=True)
+class VersionComparison:
+    version: int
+    run_id: str
+    tables: list[TableComparison]
+
+    @property
+    def equal(self) -> bool:
+        return bool(self.tables) and all(t.source == t.rebuilt for t in self.tables)
+
+
+@dataclass(frozen=True)
+class Rebuilt:
+    versions: list[VersionComparison]
+
+    @property
+    def equal(self) -> bool:
+        return bool(self.versions) and all(v.equal for v in self.versions)
+
+
+def rebuild(
+    source: Warehouse, into: Warehouse, *, steps: Steps | None = None, gate: GateFactory = great_expectations_gate
+) -> Rebuilt:
+    """Replay each published run of `source` into the empty warehouse `into`, in order, and compare
+    each version's table fingerprints.
+
+    No lock on the source: published runs, their archived files and arrivals only ever grow, so
+    the versions published now can be replayed while scheduled runs go on publishing newer ones."""
+    check_rebuild(source, into)
+    published = source.published()
+    for number, run_id in published.select("dataset_version", "run_id").iter_rows():
+        summary = run_ingest(into, IngestRequest(FromArchive(source.layout, run_id)), steps=steps, gate=gate)
+        if summary.dataset_version != number:
+            raise RebuildError(
+                f"replaying run {run_id} gave dataset version {summary.dataset_version}, not {number}: {summary.message}"
+            )
+    return Rebuilt(compare_versions(source, published, into))
+
+
+def check_rebuild(source: Warehouse, into: Warehouse) -> None:
+    """RebuildError unless `into` is empty (or missing) and `source` has a raw archive."""
+    if into.root.exists() and any(into.root.iterdir()):
+        raise RebuildError(f"{into.root} is not empty; rebuild writes a new warehouse into an empty folder")
+    if arrivals(source.layout).is_empty():
+        raise RebuildError(f"{source.root} has no raw archive to rebuild from")
+
+
+def compare_versions(source: Warehouse, published: pl.DataFrame, rebuilt: Warehouse) -> list[VersionComparison]:
+    """Per version `published` in `source`: each table's fingerprint there and in `rebuilt`'s version
+    of the same number."""
+    comparison = []
+    for number, run_id in published.select("dataset_version", "run_id").iter_rows():
+        try:
+            theirs = rebuilt.version(number).fingerprints
+        except WarehouseError:
+            theirs = {}
+        tables = [
+            TableComparison(name, digest, theirs.get(name)) for name, digest in source.version(number).fingerprints.items()
+        ]
+        comparison.append(VersionComparison(number, run_id, tables))
+    return comparison

@@ -1,0 +1,100 @@
+"""What each suite validates: the frames the quality gate hands to Great Expectations. Pure.
+
+Great Expectations validates one table at a time, so the rules that span tables (an appearance
+points at an existing paper, times_seen equals the number of appearances, ...) are expressed as
+`check_*` columns computed here and constrained by the suites in expectations/. The suites hold
+every threshold and pattern; this module only lays the facts side by side.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.model.status import SnapshotStatus
+from paperfeed.model.tables import Tables
+from paperfeed.quality.mojibake import with_mojibake_checks
+
+SNAPSHOT_SUITE = "snapshot"
+RECORDS_SUITE = "records"
+LINKS_SUITE = "links"
+
+
+def snapshot_profiles(snapshots: list[PreparedSnapshot]) -> pl.DataFrame:
+    """One row per incoming file: the facts the `snapshot` suite judges."""
+    return pl.DataFrame(
+        [
+            {
+                "source_name": s.source_name,
+                "n_bytes": s.n_bytes,
+                "encoding": s.encoding,
+                "control_ratio": s.control_chars / max(s.n_chars, 1),
+                "first_line": s.first_line,
+                "header_lines": s.header_lines,
+                "date_text": s.date_text,
+                "snapshot_date": s.snapshot_date,
+                "n_records": s.records.height,
+                "detail": s.detail,
+            }
+            for s in snapshots
+        ],
+        schema={
+            "source_name": pl.String, "n_bytes": pl.Int64, "encoding": pl.String, "control_ratio": pl.Float64,
+            "first_line": pl.String, "header_lines": pl.Int64, "date_text": pl.String, "snapshot_date": pl.Date,
+            "n_records": pl.Int64, "detail": pl.String,
+        },
+    )
+
+
+RECORD_COLUMNS = [
+    "rank", "line", "title", "abstract", "title_raw", "abstract_raw", "is_truncated", "ambiguous", "repeat_of_rank",
+]
+
+
+def record_rows(snapshot: PreparedSnapshot) -> pl.DataFrame:
+    return with_mojibake_checks(snapshot.records.select(RECORD_COLUMNS))
+
+
+def publish_frames(tables: Tables, runs: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """Suite name -> the frame it validates: each table with its cross-table `check_*` columns."""
+    accepted = tables.snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
+    rank_limits = accepted.select(
+        "snapshot_id", check_rank_limit=pl.col("n_records") + pl.col("n_quarantined")
+    )
+    appearances = (
+        tables.appearances.with_columns(
+            check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode()),
+            check_snapshot_accepted=pl.col("snapshot_id").is_in(accepted["snapshot_id"].implode()),
+        )
+        .join(rank_limits, on="snapshot_id", how="left")
+    )
+    counts = tables.appearances.group_by("paper_id").agg(check_n_appearances=pl.len().cast(pl.Int64))
+    current = tables.paper_versions.group_by("paper_id").agg(
+        check_current_versions=pl.col("is_current").sum().cast(pl.Int64)
+    )
+    papers = with_mojibake_checks(
+        tables.papers.join(counts, on="paper_id", how="left")
+        .join(current, on="paper_id", how="left")
+        .with_columns(pl.col("check_n_appearances", "check_current_versions").fill_null(0))
+    )
+    versions = with_mojibake_checks(
+        tables.paper_versions.with_columns(
+            check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode()),
+            title_raw=pl.lit(None, pl.String),
+        )
+    ).drop("title_raw", "check_mojibake_title")
+    links = pl.concat(
+        [
+            frame.select("paper_id", pl.col("links")).explode("links").drop_nulls("links").unnest("links")
+            for frame in (tables.papers, tables.paper_versions)
+        ]
+    )
+    return {
+        "snapshots": tables.snapshots,
+        "appearances": appearances,
+        "papers": papers,
+        "paper_versions": versions,
+        "quarantine": tables.quarantine,
+        LINKS_SUITE: links,
+        "runs": runs,
+    }

@@ -1,0 +1,54 @@
+"""The command line over a warehouse, in process: SQL, versions, wide results, values as text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from paperfeed.cli.app import app
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "query", ["COPY (SELECT 1) TO '{out}'", "SELECT 1; COPY (SELECT 1) TO '{out}'", "CREATE TABLE t AS SELECT 1"]
+)
+def test_sql_runs_one_query_and_refuses_commands_before_running_anything(
+    tiny_warehouse: Path, tmp_path: Path, query: str
+) -> None:
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["sql", "-w", str(tiny_warehouse), query.format(out=out)])
+    assert result.exit_code == 2 and "runs one query" in result.output
+    assert not out.exists()
+
+
+def test_a_result_too_wide_for_the_terminal_is_printed_one_row_per_block(tiny_warehouse: Path) -> None:
+    narrow = runner.invoke(app, ["versions", "-w", str(tiny_warehouse)], env={"COLUMNS": "80"})
+    assert narrow.exit_code == 0
+    # every column name is printed whole, each beside its value, instead of cut to "n_a…"
+    assert "…" not in narrow.output
+    for name, value in [("dataset_version", "1"), ("n_accepted", "1"), ("n_rejected", "1"), ("n_papers", "1"), ("n_new_papers", "1")]:
+        assert any(line.split() == [name, value] for line in narrow.output.splitlines()), name
+    wide = runner.invoke(app, ["versions", "-w", str(tiny_warehouse)], env={"COLUMNS": "400"})
+    assert wide.exit_code == 0 and "row 1" not in wide.output
+    header = next(line for line in wide.output.splitlines() if "dataset_version" in line)
+    assert "n_accepted" in header and "n_appearances" in header
+
+
+def test_sql_without_a_query_says_how_to_give_one(tiny_warehouse: Path) -> None:
+    result = runner.invoke(app, ["sql", "-w", str(tiny_warehouse)], input="")
+    assert result.exit_code == 2 and "give a query" in result.output
+    piped = runner.invoke(app, ["sql", "-w", str(tiny_warehouse), "--format", "csv", "-"], input="SELECT count(*) AS n FROM papers\n")
+    assert piped.exit_code == 0 and piped.output.splitlines() == ["n", "2"]
+
+
+@pytest.mark.parametrize("columns", ["300", "80"])  # the table, and the block per row
+def test_values_print_as_they_are_not_as_markup(tiny_warehouse: Path, columns: str) -> None:
+    wide = ", ".join(f"{i} AS a_column_name_long_enough_{i}" for i in range(3))
+    query = f"SELECT '[bold]BERT[/bold] and [mask] [/]' AS \"[t]\", {wide}"
+    result = runner.invoke(app, ["sql", "-w", str(tiny_warehouse), query], env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert ("row 1" in result.output) == (columns == "80")
+    assert "[bold]BERT[/bold] and [mask] [/]" in result.output and "[t]" in result.output
