@@ -4,34 +4,33 @@
 
 The feed is the sample's five snapshots, re-dated to make `--days` days of two snapshots each
 (papers recur, as on the real feed). Figures, not pass/fail: this machine is shared and noisy.
-No Prefect (its start-up is measured separately in the README); everything else is the real code.
+The runs call paperfeed's one run function without Prefect (its start-up is measured separately,
+see the README); everything else is the real code.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))
-
-from helpers import run_steps
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.curate.tables import Tables, curate
+from paperfeed.curate.tables import curate
+from paperfeed.model.tables import Tables
+from paperfeed.ops.run import FromLanding, IngestRequest, prepare_batch, run_ingest
 from paperfeed.ops.verify import verify
-from paperfeed.prepare.snapshot import prepare_snapshot
-from paperfeed.storage.landing import LandingFile, RawSnapshot
+from paperfeed.storage.landing import list_landing, read_snapshot
 from paperfeed.storage.warehouse import Warehouse
 
 
-def feed(days: int) -> list[RawSnapshot]:
+def write_feed(days: int, landing: Path) -> None:
+    """`days` days of two snapshots each, made of the sample's records, into `landing`."""
     samples = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_FEED.glob("*.txt"))]
     start = dt.date(2025, 1, 1)
-    raws = []
     for day in range(days):
         date = start + dt.timedelta(days=day)
         for copy in range(2):
@@ -40,39 +39,43 @@ def feed(days: int) -> list[RawSnapshot]:
             records = body[body.index("\n") :]  # after the old date line
             # One paper of its own per snapshot, so that papers come and go.
             extra = f"\n\nDay {day} Copy {copy} Extra Paper\n\n" + f"We study day {day} and copy {copy}. " * 20
-            dated = header + marker + date.strftime("%b %d") + extra + records
-            name = f"{date:%Y-%m-%d}/{copy}.txt"
-            raws.append(RawSnapshot(LandingFile(Path(name), name, dt.datetime.now(dt.UTC)), dated.encode()))
-    return raws
+            path = landing / f"{date:%Y-%m-%d}" / f"{copy}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(header + marker + date.strftime("%b %d") + extra + records, encoding="utf-8")
+            stamp = time.time() - (days - day) * 86400 + copy
+            os.utime(path, (stamp, stamp))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=60)
     days = parser.parse_args().days
-    raws = feed(days)
-    size = sum(len(r.raw) for r in raws)
-
-    started = time.perf_counter()
-    prepared = [prepare_snapshot(raw, None) for raw in raws]
-    prepare_s = time.perf_counter() - started
-    records = sum(p.records.height for p in prepared)
-
-    started = time.perf_counter()
-    tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.UTC))
-    curate_s = time.perf_counter() - started
-
     with tempfile.TemporaryDirectory() as folder:
+        landing, store = Path(folder) / "landing", Warehouse.at(Path(folder) / "warehouse")
+        write_feed(days, landing)
+        raws = [read_snapshot(f) for f in list_landing(landing).files]
+        size = sum(len(r.raw) for r in raws)
+
+        started = time.perf_counter()
+        prepared = prepare_batch([(raw, None) for raw in raws])
+        prepare_s = time.perf_counter() - started
+        records = sum(p.records.height for p in prepared)
+
+        started = time.perf_counter()
+        tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.UTC))
+        curate_s = time.perf_counter() - started
+
         import great_expectations  # noqa: F401  (its import, about 4 s, is paid once per run; not measured here)
 
+        request = IngestRequest(FromLanding(landing))
         started = time.perf_counter()
-        summary = run_steps(Path(folder) / "warehouse", raws, year=None)
+        summary = run_ingest(store, request)
         run_s = time.perf_counter() - started
         started = time.perf_counter()
-        noop = run_steps(Path(folder) / "warehouse", raws, year=None)
+        noop = run_ingest(store, request)
         noop_s = time.perf_counter() - started
         started = time.perf_counter()
-        verified = verify(Warehouse(Path(folder) / "warehouse"), all_versions=True)
+        verified = verify(store, all_versions=True)
         verify_s = time.perf_counter() - started
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

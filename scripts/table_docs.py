@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/table_docs.py
 
-tests/unit/test_contracts.py fails when the README and the contracts disagree.
+A unit test of the contracts fails when the README and the contracts disagree.
 """
 
 from __future__ import annotations

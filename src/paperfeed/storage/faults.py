@@ -1,4 +1,4 @@
-"""Crash points for the kill test (tests/e2e/test_kill.py): with PAPERFEED_CRASH_AT=<point> set,
+"""Crash points for the kill test (the end-to-end test of kills): with PAPERFEED_CRASH_AT=<point> set,
 the process kills itself with SIGKILL when it reaches that point, as `kill -9` would, leaving
 whatever it had written half done. Unset (always, outside tests), a crash point does nothing.
 """
