@@ -15,7 +15,7 @@ from paperfeed.prepare.decode import DecodeError, decode_snapshot
 from paperfeed.prepare.identify import add_identity
 from paperfeed.prepare.normalise import normalise_records
 from paperfeed.prepare.parse import TITLE_MAX_CHARS, match_date, parse_snapshot
-from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.prepare.snapshot import prepare_snapshot, prepare_snapshots
 from paperfeed.quality.gx import suites_dir
 
 # Printable text on one line: letters, marks, numbers, punctuation, symbols and spaces, no control
@@ -191,3 +191,15 @@ def test_any_mix_of_text_and_stray_bytes_decodes_or_is_refused_with_a_reason(par
         assert str(error)
         return
     assert isinstance(text, str) and encoding
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.one_of(st.binary(max_size=400), st.builds(feed_bytes, DATE, RECORDS)), st.sampled_from([None, 2025])), max_size=6))
+def test_a_batch_is_prepared_exactly_as_its_files_one_by_one(files: list[tuple[bytes, int | None]]) -> None:
+    """Preparing many files as one frame changes nothing about any of them."""
+    batch = [(raw_snapshot(raw, f"{i}.txt"), year) for i, (raw, year) in enumerate(files)]
+    together = prepare_snapshots(batch)
+    for (raw, year), prepared in zip(batch, together, strict=True):
+        alone = prepare_snapshot(raw, year)
+        assert {k: v for k, v in prepared.__dict__.items() if k != "records"} == {k: v for k, v in alone.__dict__.items() if k != "records"}
+        assert prepared.records.equals(alone.records)

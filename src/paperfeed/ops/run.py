@@ -30,7 +30,7 @@ from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, RunStatus, SnapshotStatus
 from paperfeed.model.tables import Tables
 from paperfeed.ops.steps import Steps
-from paperfeed.prepare.snapshot import prepare_snapshot
+from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.summary import FileOutcome, RunSummary, feed_by_date
 from paperfeed.quality.gate import Gate, PublishBlocked, check_publish, check_snapshots
 from paperfeed.quality.gx import QualityGate
@@ -236,8 +236,8 @@ def in_batches(raws: list[RawSnapshot], max_bytes: int = PREPARE_BATCH_BYTES) ->
 
 
 def prepare_batch(batch: list[tuple[RawSnapshot, int | None]]) -> list[PreparedSnapshot]:
-    """Decode, parse, date, normalise and identify a batch of files (each with its --year)."""
-    return [prepare_snapshot(raw, year) for raw, year in batch]
+    """Decode, parse, date, normalise and identify a batch of files (each with its --year), as one frame."""
+    return prepare_snapshots(batch)
 
 
 def plan_run(

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import re
 
-import polars as pl
 from pylatexenc.latex2text import LatexNodes2Text, get_default_latex_context_db
 
 TOKEN = re.compile(
@@ -59,11 +58,3 @@ def _plain(token: str) -> str:
 
 def latex_to_unicode(text: str) -> str:
     return TOKEN.sub(lambda match: convert_token(match.group(0)), text)
-
-
-def resolve_latex(frame: pl.DataFrame, column: str) -> pl.DataFrame:
-    """Convert LaTeX in `column`, touching only the distinct values that contain a backslash."""
-    todo = frame.filter(pl.col(column).str.contains("\\", literal=True))[column].unique().to_list()
-    if not todo:
-        return frame
-    return frame.with_columns(pl.col(column).replace({text: latex_to_unicode(text) for text in todo}))
