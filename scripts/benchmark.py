@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.curate.tables import curate
+from paperfeed.curate.increment import curate
 from paperfeed.model.tables import Tables
 from paperfeed.ops.run import FromLanding, IngestRequest, prepare_batch, run_ingest
 from paperfeed.ops.verify import verify

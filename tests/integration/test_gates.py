@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
-from paperfeed.curate.tables import curate
+from paperfeed.curate.increment import curate
 from paperfeed.model.contracts import RUNS
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import RunStatus

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -37,9 +38,10 @@ def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version
     gate = great_expectations_gate(store, ctx)
     state = load_state(store)
     raws = find_files(FromLanding(landing)).raws
-    plan = plan_run(ctx, state, check_snapshots(gate, prepare_batch([(raw, 2025) for raw in raws])), [], [], [])
-    papers = plan.tables.papers
-    broken = Plan(Tables(**{**plan.tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])}), plan.summary)
+    plan = plan_run(store, ctx, state, check_snapshots(gate, prepare_batch([(raw, 2025) for raw in raws])), [], [], [])
+    touched = plan.increment.touched
+    twice = Tables(**{**touched.as_dict(), "papers": pl.concat([touched.papers, touched.papers.head(1)])})
+    broken = Plan(replace(plan.increment, touched=twice), plan.summary)
 
     blocked = publish_run(store, ctx, state, broken, gate)
     assert blocked.status is RunStatus.FAILED

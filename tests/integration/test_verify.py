@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from helpers import abstract, copied
 from paperfeed.cli.app import app
 from paperfeed.model.contracts import PAPERS
-from paperfeed.model.fingerprint import fingerprint
+from paperfeed.model.fingerprint import legacy_fingerprint
 from paperfeed.ops.verify import verify
 from paperfeed.storage.archive import arrivals
 from paperfeed.storage.warehouse import Warehouse
@@ -71,14 +71,14 @@ def test_a_lost_table_file_is_found_not_raised(tiny_warehouse: Path, tmp_path: P
 
 
 def test_a_version_written_before_a_column_existed_verifies(tiny_warehouse: Path, tmp_path: Path) -> None:
-    """An older paperfeed wrote papers without `latest_rank` and fingerprinted what it wrote:
-    verify must not call that damage."""
+    """An older paperfeed wrote papers without `latest_rank` and fingerprinted what it wrote, the
+    way it fingerprinted then (the sha256 of the sorted rows): verify must not call that damage."""
     warehouse = copied(tiny_warehouse, tmp_path)
     store = Warehouse.at(warehouse)
     old = store.read(store.current()).papers.drop("latest_rank")
     old.write_delta(store.table_uri("papers"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"})
     written = replace(PAPERS, columns=tuple(c for c in PAPERS.columns if c.name != "latest_rank"))
-    entry = {"table": "papers", "delta_version": DeltaTable(store.table_uri("papers")).version(), "fingerprint": fingerprint(old, written)}
+    entry = {"table": "papers", "delta_version": DeltaTable(store.table_uri("papers")).version(), "fingerprint": legacy_fingerprint(old, written)}
     runs = pl.read_delta(store.table_uri("runs")).with_columns(
         pl.col("table_versions").list.eval(
             pl.when(pl.element().struct.field("table") == "papers")

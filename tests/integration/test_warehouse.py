@@ -173,7 +173,7 @@ def test_a_version_from_before_a_table_existed_shows_it_empty(tmp_path: Path) ->
     store = Warehouse.at(w)
     version = store.current()
     assert version is not None
-    older = DatasetVersion(version.number, version.run_id, {k: v for k, v in version.delta_versions.items() if k != "quarantine"}, {})
+    older = DatasetVersion(version.number, version.run_id, {k: v for k, v in version.delta_versions.items() if k != "quarantine"}, {}, {})
     con = connect()
     for statement in view_statements(store, older):
         con.execute(statement)
@@ -215,3 +215,37 @@ def test_a_retry_rejected_for_another_reason_records_the_new_reason(tmp_path: Pa
     assert con.sql("SELECT reason FROM snapshots").fetchone()[0].endswith("is not a day of 2025")  # type: ignore[index]
     assert con.sql("SELECT count(*) FROM quarantine WHERE contains(reason, '2025')").fetchone() == (1,)
     assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (1,)
+
+
+def test_a_version_fingerprinted_the_old_way_is_built_on_and_still_verifies(tmp_path: Path) -> None:
+    """Fingerprints an older paperfeed wrote (sha256 of the sorted rows) are summed anew once, from
+    the table, by the next run that changes the table; old and new versions verify."""
+    from paperfeed.model.contracts import DATA_TABLES
+    from paperfeed.model.fingerprint import fingerprint, is_current_scheme, legacy_fingerprint
+    from paperfeed.ops.verify import verify
+
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse.at(w)
+    first = store.current()
+    assert first is not None
+    legacy = {t.name: legacy_fingerprint(store.read_table(t, first), t) for t in DATA_TABLES}
+    runs = pl.read_delta(store.table_uri("runs")).with_columns(
+        pl.col("table_versions").list.eval(
+            pl.element().struct.with_fields(
+                fingerprint=pl.element().struct.field("table").replace_strict(legacy, return_dtype=pl.String)
+            )
+        )
+    )
+    runs.write_delta(store.table_uri("runs"), mode="overwrite")
+    assert store.current().fingerprints == legacy  # type: ignore[union-attr]
+    ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
+    second = store.current()
+    assert second is not None
+    changed = [t.name for t in DATA_TABLES if second.delta_versions[t.name] != first.delta_versions[t.name]]
+    assert changed == ["snapshots", "appearances", "papers", "paper_versions"]  # quarantine stayed empty
+    for table in DATA_TABLES:
+        digest = second.fingerprints[table.name]
+        assert is_current_scheme(digest) == (table.name in changed)
+        assert digest == (fingerprint if table.name in changed else legacy_fingerprint)(store.read_table(table, second), table)
+    assert [f for f in verify(store, all_versions=True).findings if f.area == "tables"] == []

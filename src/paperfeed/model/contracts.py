@@ -52,6 +52,9 @@ class TableContract:
     # Columns that say when or by which run a row was written, not what the data is; the content
     # fingerprint leaves them out so a rebuild from the raw archive fingerprints the same.
     volatile: tuple[str, ...] = ()
+    # A date column that grows with time: rows a run changes are recent ones, so writes name the
+    # oldest such date they touch and Delta's file statistics skip the files that are older.
+    grows_with: str | None = None
 
     @property
     def schema(self) -> pl.Schema:
@@ -150,6 +153,7 @@ APPEARANCES = TableContract(
         Column("title_line", pl.Int64, "line of the title in the file (1-based)"),
         Column("abstract_line", pl.Int64, "line of the abstract in the file (1-based)", nullable=True),
     ),
+    grows_with="snapshot_date",
 )
 
 PAPERS = TableContract(
@@ -176,6 +180,7 @@ PAPERS = TableContract(
             "the only abstract ever seen was cut off; a complete one replaces it when it arrives",
         ),
     ),
+    grows_with="first_seen",
 )
 
 PAPER_VERSIONS = TableContract(
@@ -204,6 +209,7 @@ PAPER_VERSIONS = TableContract(
         ),
         Column("times_seen", pl.Int64, "appearances that carried this version"),
     ),
+    grows_with="valid_from",
 )
 
 QUARANTINE = TableContract(

@@ -7,10 +7,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from paperfeed.model.contracts import DATA_TABLES, TableContract
+from paperfeed.model.fingerprint import fingerprint, is_current_scheme
 from paperfeed.ops.run import FromArchive, GateFactory, IngestRequest, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
 from paperfeed.storage.archive import arrivals
-from paperfeed.storage.warehouse import Warehouse, WarehouseError
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
 
 class RebuildError(RuntimeError):
@@ -73,15 +75,24 @@ def check_rebuild(source: Warehouse, into: Warehouse) -> None:
 
 def compare_versions(source: Warehouse, published: pl.DataFrame, rebuilt: Warehouse) -> list[VersionComparison]:
     """Per version `published` in `source`: each table's fingerprint there and in `rebuilt`'s version
-    of the same number."""
+    of the same number. A fingerprint an older paperfeed wrote in another scheme is first computed
+    anew, in today's, from the source's table at that version."""
     comparison = []
     for number, run_id in published.select("dataset_version", "run_id").iter_rows():
         try:
             theirs = rebuilt.version(number).fingerprints
         except WarehouseError:
             theirs = {}
+        ours = source.version(number)
         tables = [
-            TableComparison(name, digest, theirs.get(name)) for name, digest in source.version(number).fingerprints.items()
+            TableComparison(table.name, _current(source, table, ours), theirs.get(table.name))
+            for table in DATA_TABLES
+            if table.name in ours.fingerprints
         ]
         comparison.append(VersionComparison(number, run_id, tables))
     return comparison
+
+
+def _current(warehouse: Warehouse, table: TableContract, version: DatasetVersion) -> str:
+    digest = version.fingerprints[table.name]
+    return digest if is_current_scheme(digest) else fingerprint(warehouse.read_table(table, version), table)

@@ -22,13 +22,11 @@ from typing import Any
 import polars as pl
 
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS, PREPARE_BATCH_BYTES
-from paperfeed.curate.changes import paper_changes
-from paperfeed.curate.tables import curate
-from paperfeed.model.contracts import RUNS
+from paperfeed.curate.increment import Increment, increment
+from paperfeed.model.contracts import APPEARANCES, PAPERS, RUNS
 from paperfeed.model.inputs import Landing, RawSnapshot, Refused, Waiting
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, RunStatus, SnapshotStatus
-from paperfeed.model.tables import Tables
 from paperfeed.ops.steps import Steps
 from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.summary import FileOutcome, RunSummary, feed_by_date
@@ -94,10 +92,11 @@ class RunContext:
 
 @dataclass(frozen=True)
 class State:
-    """The published dataset a run starts from."""
+    """The published dataset a run starts from: its version, and every snapshot row (which files
+    were ingested, and how)."""
 
     version: DatasetVersion | None
-    tables: Tables
+    snapshots: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,7 @@ class Found:
 
 @dataclass(frozen=True)
 class Plan:
-    tables: Tables
+    increment: Increment
     summary: RunSummary
 
 
@@ -154,7 +153,7 @@ def run_ingest(
         prepared = [s for batch in steps.each("parse and normalise", prepare_batch, batches) for s in batch]
         run_gate = gate(warehouse, ctx)
         checked = steps("quality gate", check_snapshots, run_gate, prepared)
-        plan = steps("curate", plan_run, ctx, state, checked, known, found.refused, found.waiting)
+        plan = steps("curate", plan_run, warehouse, ctx, state, checked, known, found.refused, found.waiting)
         summary = steps("publish", publish_run, warehouse, ctx, state, plan, run_gate)
         summary = steps("release and report", finish_run, warehouse, summary)
     for problem in summary.problems:
@@ -184,7 +183,7 @@ def load_state(warehouse: Warehouse) -> State:
             refresh_duckdb_file(warehouse, version)
         except OSError:
             pass  # a repair only: a run that publishes rewrites the file, and reports if it cannot
-    state = State(version, warehouse.read(version))
+    state = State(version, warehouse.snapshots())
     crash_point("after_load_state")
     return state
 
@@ -204,7 +203,7 @@ def split_known(
     """(files to process, files whose exact bytes were ingested before or appear twice in this
     batch). With `retry_rejected`, files rejected before are processed again (after a fix of the
     configuration, say --year); otherwise a rejection stands."""
-    snapshots = state.tables.snapshots
+    snapshots = state.snapshots
     if retry_rejected:
         snapshots = snapshots.filter(pl.col("status") != SnapshotStatus.REJECTED)
     seen = set(snapshots["snapshot_id"].to_list())
@@ -241,6 +240,7 @@ def prepare_batch(batch: list[tuple[RawSnapshot, int | None]]) -> list[PreparedS
 
 
 def plan_run(
+    warehouse: Warehouse,
     ctx: RunContext,
     state: State,
     prepared: list[PreparedSnapshot],
@@ -248,9 +248,10 @@ def plan_run(
     refused: list[Refused],
     waiting: list[Waiting],
 ) -> Plan:
-    """Curate the checked snapshots into the next tables, and say what became of every file."""
-    tables = curate(state.tables, prepared, ctx.run_id, ctx.started_at)
-    new_rows = tables.snapshots.filter(run_id=ctx.run_id)
+    """Curate the checked snapshots into what they change in the published tables (reading only
+    the rows they may change), and say what became of every file."""
+    change = increment(warehouse, prepared, ctx.run_id, ctx.started_at)
+    new_rows = change.touched.snapshots
     outcomes = [
         FileOutcome(
             r["source_name"],
@@ -262,7 +263,7 @@ def plan_run(
         )
         for r in new_rows.iter_rows(named=True)
     ]
-    first_names = dict(state.tables.snapshots.select("snapshot_id", "source_name").iter_rows())
+    first_names = dict(state.snapshots.select("snapshot_id", "source_name").iter_rows())
     outcomes += [
         FileOutcome(
             raw.file.source_name,
@@ -279,7 +280,8 @@ def plan_run(
     ]
     outcomes += [FileOutcome(r.source_name, FileStatus.REFUSED, reason=r.reason) for r in refused]
     outcomes += [FileOutcome(w.source_name, FileStatus.WAITING, reason=w.reason) for w in waiting]
-    changes = paper_changes(state.tables.papers, tables.papers)
+    rows = state.version.rows if state.version else {}
+    appearances = change.change(APPEARANCES)
     summary = RunSummary(
         run_id=ctx.run_id,
         status=RunStatus.PUBLISHED if new_rows.height else RunStatus.NOOP,
@@ -287,13 +289,13 @@ def plan_run(
         warehouse=ctx.warehouse,
         landing=ctx.landing,
         outcomes=outcomes,
-        n_new_papers=len(changes.added),
-        n_updated_papers=len(changes.updated),
-        n_papers=tables.papers.height,
-        n_appearances=tables.appearances.height,
+        n_new_papers=len(change.new_papers),
+        n_updated_papers=len(change.updated_papers),
+        n_papers=rows.get(PAPERS.name, 0) + len(change.new_papers),
+        n_appearances=rows.get(APPEARANCES.name, 0) + appearances.upserts.height - appearances.removed().height,
     )
     crash_point("after_plan")
-    return Plan(tables, summary)
+    return Plan(change, summary)
 
 
 def publish_run(warehouse: Warehouse, ctx: RunContext, state: State, plan: Plan, gate: Gate) -> RunSummary:
@@ -312,7 +314,7 @@ def publish_run(warehouse: Warehouse, ctx: RunContext, state: State, plan: Plan,
     report = warehouse.layout.report(ctx.run_id)  # written by finish_run, with every check
     row = run_row(ctx, summary, "", RunStatus.PUBLISHED, report) | {"dataset_version": number}
     candidate_runs = pl.concat([warehouse.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))])
-    verdict = check_publish(gate, plan.tables, candidate_runs)
+    verdict = check_publish(gate, plan.increment.touched, candidate_runs, plan.increment.snapshots)
     summary = replace(summary, checks=verdict.checks)
     crash_point("after_publish_gate")
     if verdict.failures:
@@ -328,7 +330,7 @@ def publish_run(warehouse: Warehouse, ctx: RunContext, state: State, plan: Plan,
         f"{summary.n_quarantined} records quarantined; "
         f"{summary.n_new_papers} new and {summary.n_updated_papers} updated papers"
     )
-    version = warehouse.publish(plan.tables, run_row(ctx, summary, message, RunStatus.PUBLISHED, report), state.version)
+    version = warehouse.publish(plan.increment.changes, run_row(ctx, summary, message, RunStatus.PUBLISHED, report), state.version)
     summary = replace(summary, message=message, dataset_version=version.number)
     try:
         write_duckdb_file(warehouse, version)
@@ -352,8 +354,8 @@ def finish_run(warehouse: Warehouse, summary: RunSummary) -> RunSummary:
                 f"(`paperfeed export` or the next run writes it): {_one_line(error)}"
             )
     try:
-        appearances = warehouse.read(current).appearances
-        report = write_run_report(warehouse, summary, feed_by_date(appearances))
+        feed = warehouse.scan(APPEARANCES, current).select("snapshot_date", "paper_id", "is_new").collect() if current else None
+        report = write_run_report(warehouse, summary, feed_by_date(feed) if feed is not None else [])
         summary = replace(summary, run_report=str(report))
     except Exception as error:  # noqa: BLE001 - the run is recorded in `runs` all the same
         summary = with_problem(summary, f"the run report was not written: {_one_line(error)}")

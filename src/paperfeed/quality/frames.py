@@ -55,9 +55,14 @@ def record_rows(snapshot: PreparedSnapshot) -> pl.DataFrame:
     return with_mojibake_checks(snapshot.records.select(RECORD_COLUMNS))
 
 
-def publish_frames(tables: Tables, runs: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Suite name -> the frame it validates: each table with its cross-table `check_*` columns."""
-    accepted = tables.snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
+def publish_frames(tables: Tables, runs: pl.DataFrame, snapshots: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """Suite name -> the frame it validates: each table with its cross-table `check_*` columns.
+
+    `tables` holds the rows to check (a run's: its snapshot rows, every row of the papers it
+    touches, what it set aside); `snapshots`, every snapshot row the appearances may point at
+    (default: tables.snapshots)."""
+    snapshots = tables.snapshots if snapshots is None else snapshots
+    accepted = snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
     rank_limits = accepted.select(
         "snapshot_id", check_rank_limit=pl.col("n_records") + pl.col("n_quarantined")
     )

@@ -18,6 +18,7 @@ from deltalake import DeltaTable
 
 from paperfeed.model.contracts import ARRIVALS
 from paperfeed.model.inputs import LandingFile, RawSnapshot
+from paperfeed.storage.delta import append
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import write_atomic
 from paperfeed.storage.layout import WarehouseLayout
@@ -56,9 +57,7 @@ def archive(
         }
         for raw in raws
     ]
-    pl.DataFrame(rows, schema=ARRIVALS.schema).write_delta(
-        str(layout.arrivals), mode="append", delta_write_options={"schema_mode": "merge"}
-    )
+    append(pl.DataFrame(rows, schema=ARRIVALS.schema), str(layout.arrivals))
     crash_point("after_arrivals")
 
 

@@ -1,15 +1,24 @@
-"""Warehouse I/O: Delta tables on disk, the dataset version pointer, and the writer's lock.
+"""The warehouse's Delta tables, its dataset versions, and how a run's changes are published.
 
 Delta commits are atomic per table only, so a dataset version is defined across tables by the
-`runs` table: a run first writes each changed data table (new Delta versions nobody reads yet),
-then appends its row to `runs`, naming the Delta version of every table. That one append is the
-publish. Readers resolve a dataset version through `runs` and read each table at the named Delta
-version (time travel), so they see a whole run or none of it. Table versions written by a run
-that died before its `runs` commit are rolled back by the next writer (`recover`).
+`runs` table: a run first writes its changes to each data table (new Delta versions nobody reads
+yet), then appends its row to `runs`, naming the Delta version, row count and fingerprint of every
+table. That one append is the publish. Readers resolve a dataset version through `runs` and read
+each table at the named Delta version (time travel), so they see a whole run or none of it. Table
+versions written by a run that died before its `runs` commit are rolled back by the next writer
+(`recover`).
+
+A run changes tables by appending rows, merging rows by key (Delta MERGE) and deleting the few rows
+a late arrival makes obsolete; it never rewrites a table. Merges name the oldest date among the
+rows they replace, so Delta's file statistics keep them to the files that can hold those rows.
+When a table has gathered many small files, the run compacts it before its `runs` commit (the
+compacted version is the one it publishes; earlier versions keep their files for time travel).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +28,19 @@ from typing import Any
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
-from paperfeed.model.contracts import DATA_TABLES, RUNS, TableContract
-from paperfeed.model.fingerprint import fingerprint
+from paperfeed.curate.increment import TableChange
+from paperfeed.model.contracts import DATA_TABLES, RUNS, SNAPSHOTS, TableContract
+from paperfeed.model.fingerprint import fingerprint, is_current_scheme, updated
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
+from paperfeed.storage.delta import append, keep_properties
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
 from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.lock import writer_lock
+
+# A table with more data files than this is compacted by the run that writes it.
+COMPACT_AFTER_FILES = 48
 
 
 class WarehouseError(RuntimeError):
@@ -39,6 +53,7 @@ class DatasetVersion:
     run_id: str
     delta_versions: dict[str, int]
     fingerprints: dict[str, str]
+    rows: dict[str, int]
 
 
 class Warehouse:
@@ -46,6 +61,7 @@ class Warehouse:
 
     def __init__(self, layout: WarehouseLayout) -> None:
         self.layout = layout
+        self._handles: dict[str, DeltaTable] = {}  # open tables, kept up to date: opening one reads its log
 
     @classmethod
     def at(cls, folder: Path | str) -> Warehouse:
@@ -66,7 +82,7 @@ class Warehouse:
             clean_scratch(self.layout.scratch_places())
             yield
 
-    # --- reading -------------------------------------------------------------------------
+    # --- reading a dataset version --------------------------------------------------------
     def exists(self, name: str) -> bool:
         return DeltaTable.is_deltatable(self.table_uri(name))
 
@@ -95,29 +111,61 @@ class Warehouse:
             )
         return _version_from_row(row.row(0, named=True))
 
+    def scan(self, table: TableContract, version: DatasetVersion) -> pl.LazyFrame:
+        """One table as it was in `version`, lazily (empty if the version predates the table)."""
+        if table.name not in version.delta_versions:
+            return table.empty().lazy()
+        return pl.scan_delta(self.table_uri(table.name), version=version.delta_versions[table.name])
+
+    def read_table(self, table: TableContract, version: DatasetVersion | None) -> pl.DataFrame:
+        """One table as it was in `version`, in today's shape."""
+        return table.upgrade(self.scan(table, version).collect()) if version is not None else table.empty()
+
     def read(self, version: DatasetVersion | None) -> Tables:
-        if version is None:
-            return Tables.empty()
-        frames = {
-            table.name: table.upgrade(pl.read_delta(self.table_uri(table.name), version=version.delta_versions[table.name]))
-            if table.name in version.delta_versions
-            else table.empty()
-            for table in DATA_TABLES
-        }
-        return Tables(**frames)
+        return Tables(**{table.name: self.read_table(table, version) for table in DATA_TABLES})
+
+    # --- reading what a run decides from (the newest table versions) -----------------------
+    def handle(self, name: str) -> DeltaTable | None:
+        """The table's newest version, from a handle opened once (None if there is no table)."""
+        handle = self._handles.get(name)
+        if handle is not None:
+            handle.update_incremental()
+            return handle
+        if not self.exists(name):
+            return None
+        self._handles[name] = handle = DeltaTable(self.table_uri(name))
+        return handle
+
+    def snapshots(self) -> pl.DataFrame:
+        """Every snapshot row (what curation decides statuses and duplicates from)."""
+        handle = self.handle(SNAPSHOTS.name)
+        return SNAPSHOTS.upgrade(pl.scan_delta(handle).collect()) if handle else SNAPSHOTS.empty()
+
+    def rows_of(self, table: TableContract, column: str, values: list[str]) -> pl.DataFrame:
+        """The rows of `table` whose `column` is one of `values` (what a run may change)."""
+        handle = self.handle(table.name) if values else None
+        if handle is None:
+            return table.empty()
+        return table.upgrade(pl.scan_delta(handle).filter(pl.col(column).is_in(values)).collect())
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
         """Roll back what a run that died wrote after the current dataset version, so each table's
         newest Delta version again holds the published data. Compares files, not version numbers:
-        after one rollback the newest version is a restore commit with the published files."""
+        after one rollback the newest version is a restore commit with the published files. A
+        table no version has published yet (a first run died) is removed."""
         current = self.current()
         rolled_back = []
+        self._handles.clear()
         for table in DATA_TABLES:
-            published = current.delta_versions.get(table.name) if current else None
-            if published is None or not self.exists(table.name):
+            if not self.exists(table.name):
                 continue
+            published = current.delta_versions.get(table.name) if current else None
             uri = self.table_uri(table.name)
+            if published is None:
+                shutil.rmtree(uri)
+                rolled_back.append(table.name)
+                continue
             delta = DeltaTable(uri)
             if delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris()):
                 continue
@@ -125,19 +173,22 @@ class Warehouse:
             rolled_back.append(table.name)
         return rolled_back
 
-    def publish(self, tables: Tables, run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
-        """Write the tables that changed, then commit the run row that makes them one version."""
+    def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
+        """Write each table's changes, then commit the run row that makes them one version."""
         number = (base.number if base else 0) + 1
         entries = []
         for table in DATA_TABLES:
-            frame = table.conform(tables.as_dict()[table.name])
-            digest = fingerprint(frame, table)
-            if base is not None and base.fingerprints.get(table.name) == digest:
-                delta_version = base.delta_versions[table.name]
+            change = changes[table.name]
+            known = base is not None and table.name in base.delta_versions
+            if known and not change.changed:
+                assert base is not None
+                entry = (base.delta_versions[table.name], base.rows[table.name], base.fingerprints[table.name])
             else:
-                delta_version = self._overwrite(table, frame, run["run_id"], number)
+                digest = self._next_fingerprint(table, change, base)
+                rows = (base.rows[table.name] if known and base else 0) + change.upserts.height - change.removed().height
+                entry = (self._write(table, change, run["run_id"], number), rows, digest)
             crash_point(f"after_write:{table.name}")
-            entries.append({"table": table.name, "delta_version": delta_version, "rows": frame.height, "fingerprint": digest})
+            entries.append({"table": table.name, "delta_version": entry[0], "rows": entry[1], "fingerprint": entry[2]})
         row = {**run, "status": RunStatus.PUBLISHED, "dataset_version": number, "table_versions": entries}
         self.append_run(row)
         crash_point("after_runs_commit")
@@ -146,23 +197,75 @@ class Warehouse:
     def append_run(self, row: dict[str, Any]) -> None:
         """Commit one row to `runs`: for a published run this is the moment it becomes visible."""
         frame = RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))
-        frame.write_delta(
-            self.table_uri(RUNS.name),
-            mode="append",
-            delta_write_options={
-                "schema_mode": "merge",
-                "commit_properties": _commit_meta(row["run_id"], row["dataset_version"]),
-            },
+        handle = append(frame, self.handle(RUNS.name) or self.table_uri(RUNS.name), _commit_meta(row["run_id"], row["dataset_version"]))
+        self._handles[RUNS.name] = handle
+        self._compact(handle, row["run_id"], row["dataset_version"])
+
+    def _next_fingerprint(self, table: TableContract, change: TableChange, base: DatasetVersion | None) -> str:
+        previous = base.fingerprints.get(table.name) if base else None
+        if previous is None:
+            return fingerprint(change.upserts, table)
+        if not is_current_scheme(previous):  # written by an older paperfeed: summed once, from the table
+            assert base is not None
+            previous = fingerprint(self.read_table(table, base), table)
+        return updated(previous, change.upserts, change.removed(), table)
+
+    def _write(self, table: TableContract, change: TableChange, run_id: str, number: int) -> int:
+        """Apply one table's change as Delta commits (delete, merge or append); its new Delta version."""
+        meta = _commit_meta(run_id, number)
+        upserts = table.conform(change.upserts)
+        delta = self.handle(table.name)
+        if delta is None:  # the table's first rows (or none: it is created all the same)
+            delta = self._handles[table.name] = append(upserts, self.table_uri(table.name), meta)
+            return delta.version()
+        keep_properties(delta)
+        if change.deletes.height:
+            delta.delete(_rows_predicate(table, change.deletes), commit_properties=meta)
+        if upserts.height and change.replaced.height:
+            self._merge(delta, table, upserts, change.replaced, meta)
+        elif upserts.height:
+            append(upserts, delta, meta)
+        self._compact(delta, run_id, number)
+        return delta.version()
+
+    def _merge(
+        self, delta: DeltaTable, table: TableContract, upserts: pl.DataFrame, replaced: pl.DataFrame, meta: CommitProperties
+    ) -> None:
+        """Update the rows with the upserts' keys, insert the others. The predicate names the
+        oldest `table.grows_with` value among the replaced rows: files whose newest rows are older
+        cannot hold them, and Delta's statistics skip them."""
+        on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
+        if table.grows_with is not None:
+            oldest = replaced[table.grows_with].min()
+            if isinstance(oldest, dt.date):
+                on += f' AND t."{table.grows_with}" >= {_sql_literal(oldest)}'
+        columns = {c: f's."{c}"' for c in table.column_names}
+        (
+            delta.merge(upserts.to_arrow(), predicate=on, source_alias="s", target_alias="t", merge_schema=True, commit_properties=meta)
+            .when_matched_update(updates=columns)
+            .when_not_matched_insert(updates=columns)
+            .execute()
         )
 
-    def _overwrite(self, table: TableContract, frame: pl.DataFrame, run_id: str, number: int) -> int:
-        uri = self.table_uri(table.name)
-        frame.write_delta(
-            uri,
-            mode="overwrite",
-            delta_write_options={"schema_mode": "overwrite", "commit_properties": _commit_meta(run_id, number)},
-        )
-        return DeltaTable(uri).version()
+    def _compact(self, delta: DeltaTable, run_id: str, number: int | None) -> None:
+        if len(delta.file_uris()) > COMPACT_AFTER_FILES:
+            delta.optimize.compact(commit_properties=_commit_meta(run_id, number))
+
+
+def _rows_predicate(table: TableContract, rows: pl.DataFrame) -> str:
+    """SQL that matches exactly the given rows by key (for the few rows a run deletes)."""
+    return " OR ".join(
+        "(" + " AND ".join(f'"{k}" IS NULL' if v is None else f'"{k}" = {_sql_literal(v)}' for k, v in zip(table.key, key, strict=True)) + ")"
+        for key in rows.select(table.key).unique().iter_rows()
+    )
+
+
+def _sql_literal(value: object) -> str:
+    if isinstance(value, bool | int | float):
+        return str(value)
+    if isinstance(value, dt.date):
+        return f"'{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def _commit_meta(run_id: str, dataset_version: int | None) -> CommitProperties:
@@ -178,4 +281,5 @@ def _version_from_row(row: dict[str, Any]) -> DatasetVersion:
         run_id=row["run_id"],
         delta_versions={e["table"]: e["delta_version"] for e in entries},
         fingerprints={e["table"]: e["fingerprint"] for e in entries},
+        rows={e["table"]: e["rows"] for e in entries},
     )

@@ -1,0 +1,41 @@
+"""How paperfeed keeps its Delta tables: the table properties every table gets, and appends.
+
+- A checkpoint every 10 commits, so opening a table reads one checkpoint and a few commits,
+  however long its history (Delta's default, 100, makes every open replay up to 100 commits).
+- Expired logs are never cleaned up: every dataset version must stay readable by time travel,
+  and that needs the log entries of every Delta version a version names.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from deltalake import CommitProperties, DeltaTable
+
+PROPERTIES = {"delta.checkpointInterval": "10", "delta.enableExpiredLogCleanup": "false"}
+
+
+def append(frame: pl.DataFrame, target: str | DeltaTable, meta: CommitProperties | None = None) -> DeltaTable:
+    """Append rows to a table (given by its open handle, or by its URI: then created, with
+    PROPERTIES, if it is not there yet); the table's handle, up to date."""
+    options: dict[str, object] = {"schema_mode": "merge"}
+    if meta is not None:
+        options["commit_properties"] = meta
+    if isinstance(target, str) and DeltaTable.is_deltatable(target):
+        target = DeltaTable(target)
+    if isinstance(target, DeltaTable):
+        keep_properties(target)
+    else:
+        options["configuration"] = PROPERTIES
+    frame.write_delta(target, mode="append", delta_write_options=options)
+    if isinstance(target, DeltaTable):
+        target.update_incremental()
+        return target
+    return DeltaTable(target)
+
+
+def keep_properties(table: DeltaTable) -> None:
+    """Give a table written by an older paperfeed the properties it lacks (one commit, once)."""
+    missing = {k: v for k, v in PROPERTIES.items() if table.metadata().configuration.get(k) != v}
+    if missing:
+        table.alter.set_table_properties(missing)
+        table.update_incremental()
