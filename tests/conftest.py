@@ -10,3 +10,6 @@ os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix="paperfeed-test-prefect-")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "CRITICAL"
 os.environ.pop("PREFECT_API_URL", None)
+# pytest-xdist gives its workers COLUMNS=80, and Rich fixes a console's width for good when COLUMNS
+# is set as the console is made: without it, each command reads COLUMNS as it runs, as in a shell.
+os.environ.pop("COLUMNS", None)

@@ -138,32 +138,53 @@ def paperfeed(*args: str, expect: int = 0, stdin: str | None = None, cwd: Path |
 # `paperfeed` command in a process of its own (which a SIGKILL can end) without paying an
 # interpreter start and those imports, seconds each, every time.
 FORKS = multiprocessing.get_context("forkserver")
-FORKS.set_forkserver_preload(
-    ["helpers", "paperfeed_flows.ingest", "great_expectations", "prefect.flow_engine", "prefect.task_engine", "prefect.client.orchestration", "prefect.logging.handlers", "prefect.artifacts"]
-)
+FORKS.set_forkserver_preload(["helpers", "paperfeed_flows.ingest", "great_expectations"])
 
 
-def paperfeed_forked(args: list[str], env: dict[str, str] | None = None) -> multiprocessing.process.BaseProcess:
-    """Start `paperfeed ARGS` in a forked process (see FORKS), with `env` added to its environment."""
-    process = FORKS.Process(target=_command_main, args=(args, env or {}), daemon=True)
+@dataclass(frozen=True)
+class Finished:
+    """A `paperfeed` command that ran in a process of its own: its exit status and what it printed."""
+
+    returncode: int | None
+    stdout: str
+    stderr: str
+
+
+def paperfeed_forked(
+    args: list[str], env: dict[str, str] | None = None, output: Path | None = None
+) -> multiprocessing.process.BaseProcess:
+    """Start `paperfeed ARGS` in a forked process (see FORKS), with `env` added to its environment;
+    its stdout and stderr go to `output`.out and `output`.err, if given."""
+    process = FORKS.Process(target=_command_main, args=(args, env or {}, output), daemon=True)
     process.start()
     return process
 
 
-def run_forked(*args: str, expect: int = 0) -> None:
-    """`paperfeed ARGS` in a forked process of its own (see FORKS); check its exit status."""
-    process = paperfeed_forked(list(args))
+def run_forked(*args: str, expect: int = 0, output: Path | None = None, env: dict[str, str] | None = None) -> Finished:
+    """`paperfeed ARGS` in a forked process of its own (see FORKS); check its exit status. Give
+    `output` (a path prefix) to get what it printed back."""
+    process = paperfeed_forked(list(args), env, output)
     process.join(300)
-    assert process.exitcode == expect, f"paperfeed {' '.join(args)} exited {process.exitcode}, expected {expect}"
+    printed = [output.with_suffix(s).read_text() if output else "" for s in (".out", ".err")]
+    assert process.exitcode == expect, (
+        f"paperfeed {' '.join(args)} exited {process.exitcode}, expected {expect}\nstdout:\n{printed[0]}\nstderr:\n{printed[1]}"
+    )
+    return Finished(process.exitcode, *printed)
 
 
-def _command_main(args: list[str], env: dict[str, str]) -> None:
-    os.environ.update(env)
+def _command_main(args: list[str], env: dict[str, str], output: Path | None) -> None:
+    os.environ.update(env | {"COLUMNS": "200"})
+    if output is not None:
+        for fd, suffix in ((1, ".out"), (2, ".err")):
+            os.dup2(os.open(output.with_suffix(suffix), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    code = 0
     try:
         app(args, prog_name="paperfeed")
     except SystemExit as done:
-        os._exit(done.code if isinstance(done.code, int) else 1)
-    os._exit(0)
+        code = done.code if isinstance(done.code, int) else 1
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # no interpreter teardown: the forked process shares the server's state
 
 
 def sql_csv(warehouse: Path, query: str, *options: str) -> list[list[str]]:

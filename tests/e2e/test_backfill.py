@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import paperfeed, sql_csv, write_landing
+from helpers import paperfeed, run_forked, sql_csv, write_landing
 from paperfeed.config import SAMPLE_FEED
 
 pytestmark = pytest.mark.slow
@@ -18,8 +18,8 @@ def test_backfill_ingests_one_run_per_file_in_date_order(prefect_api: str, tmp_p
     landing = write_landing(tmp_path / "landing", {p.name: p.read_bytes() for p in sorted(SAMPLE_FEED.glob("*.txt"))})
     warehouse = tmp_path / "warehouse"
     ranged = json.loads(
-        paperfeed("backfill", "-l", str(landing), "-w", str(warehouse), "--year", "2025",
-                  "--from", "2025-03-14", "--to", "2025-03-17", "--json").stdout
+        run_forked("backfill", "-l", str(landing), "-w", str(warehouse), "--year", "2025",
+                   "--from", "2025-03-14", "--to", "2025-03-17", "--json", output=tmp_path / "ranged").stdout
     )
     assert [s["outcomes"][0]["source_name"][:3] for s in ranged] == ["000", "001", "003"]
     assert [s["dataset_version"] for s in ranged] == [1, 2, 3]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLE_001, abstract, feed_text, ingest, paperfeed, sql_csv, write_landing
+from helpers import SAMPLE_001, abstract, feed_text, ingest, paperfeed, run_forked, sql_csv, write_landing
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.quality.gx import SUITES_ENV, suites_dir
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("quality-gates")]
 
 DROP = "'); DROP TABLE papers;--"
 SCRIPT = "<script>alert('x')</script> & \"Quotes\", commas"
@@ -53,7 +53,7 @@ def run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Pat
     files = {p.name: p.read_bytes() for p in sorted(SAMPLE_FEED.glob("*.txt"))} | BAD_INPUTS
     landing = write_landing(root / "landing", files)
     warehouse = root / "warehouse"
-    result = paperfeed("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025", expect=1)
+    result = run_forked("run", "--landing", str(landing), "--warehouse", str(warehouse), "--year", "2025", expect=1, output=root / "run")
     return warehouse, result.stdout
 
 
@@ -135,7 +135,7 @@ def test_the_run_report_is_the_data_quality_report_and_is_linked(run: tuple[Path
 
 
 def test_a_failing_publish_check_publishes_nothing_and_exits_4(
-    run: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    run: tuple[Path, str], tmp_path: Path
 ) -> None:
     """A deliberately broken publish check (a suite no dataset can pass) leaves the version current."""
     warehouse, _ = run
@@ -143,14 +143,15 @@ def test_a_failing_publish_check_publishes_nothing_and_exits_4(
     shutil.copytree(suites_dir(), suites)
     papers = json.loads((suites / "papers.json").read_text())
     papers["expectations"].append(
-        {"type": "expect_table_row_count_to_be_between", "kwargs": {"max_value": 10}, "description": "at most 10 papers (broken on purpose)"}
+        # Broken on purpose: no paper the run writes can pass it (the gate judges the rows a run writes).
+        {"type": "expect_column_values_to_be_null", "kwargs": {"column": "title"}, "description": "papers have no title (broken on purpose)"}
     )
     (suites / "papers.json").write_text(json.dumps(papers))
     landing = write_landing(tmp_path / "landing", {"new.txt": feed_text("Mar 24", [("A New Paper", abstract("new"))]).encode()})
-    monkeypatch.setenv(SUITES_ENV, str(suites))
-    result = paperfeed("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", expect=4)
+    result = run_forked("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", expect=4, output=tmp_path / "run",
+                        env={SUITES_ENV: str(suites)})
     assert "publish gate failed, nothing published (dataset version 1 stays current)" in result.stderr
-    assert "at most 10 papers (broken on purpose)" in result.stderr
+    assert "papers have no title (broken on purpose)" in result.stderr
     assert "Traceback" not in result.stderr
     assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["284"]]
     assert [v["dataset_version"] for v in json.loads(paperfeed("versions", "-w", str(warehouse), "-f", "json").stdout)] == [1]

@@ -30,94 +30,125 @@ def warehouse(two_versions: TwoVersions, tmp_path_factory: pytest.TempPathFactor
     return copied(two_versions.full, tmp_path_factory.mktemp("releases"))
 
 
+def release(warehouse: Path, version: int) -> Path:
+    return warehouse / "releases" / f"version={version:04d}"
+
+
 def manifest(warehouse: Path, version: int) -> dict:  # type: ignore[type-arg]
-    return json.loads((warehouse / "releases" / f"v{version:04d}" / "manifest.json").read_text())
+    return json.loads((release(warehouse, version) / "manifest.json").read_text())
+
+
+def rows(warehouse: Path, version: int) -> dict[str, int]:
+    counted: dict[str, int] = {}
+    for f in manifest(warehouse, version)["files"]:
+        counted[f["table"]] = counted.get(f["table"], 0) + (f["rows"] or 0)
+    return counted
 
 
 @pytest.mark.parametrize("version", [1, 2])
 def test_every_file_in_the_manifest_rereads_with_its_rows_bytes_sha256_and_schema(warehouse: Path, version: int) -> None:
-    release = warehouse / "releases" / f"v{version:04d}"
+    folder = release(warehouse, version)
     listed = manifest(warehouse, version)
-    assert listed["version"] == version and listed["release"] == release.name
+    assert listed["version"] == version and listed["release"] == folder.name
     for entry in listed["files"]:
-        data = (release / entry["path"]).read_bytes()
+        data = (folder / entry["path"]).read_bytes()
         assert len(data) == entry["bytes"] and hashlib.sha256(data).hexdigest() == entry["sha256"], entry["path"]
         if entry["path"].endswith(".parquet"):
-            assert pl.read_parquet(release / entry["path"]).height == entry["rows"]
-            assert [f["name"] for f in entry["schema"]] == pq.read_schema(release / entry["path"]).names
+            assert pl.read_parquet(folder / entry["path"]).height == entry["rows"]
+            assert [f["name"] for f in entry["schema"]] == pq.read_schema(folder / entry["path"]).names
         elif entry["path"].endswith(".csv"):
-            assert pl.read_csv(release / entry["path"]).height == entry["rows"]
-    on_disk = {p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file()}
+            assert pl.read_csv(folder / entry["path"]).height == entry["rows"]
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
     assert on_disk == {f["path"] for f in listed["files"]} | {"manifest.json"}
     # The same check with coreutils alone, as a downloader without Python would run it.
-    checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=release, capture_output=True, text=True)
+    checked = subprocess.run(["sha256sum", "--check", "--strict", "SHA256SUMS"], cwd=folder, capture_output=True, text=True)
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert {line.removesuffix(": OK") for line in checked.stdout.splitlines()} == {f["path"] for f in listed["files"]} - {"SHA256SUMS"}
-    assert {f["table"] for f in listed["files"]} >= {t.name for t in ALL_TABLES}
+    assert {f["table"] for f in listed["files"]} >= {t.name for t in ALL_TABLES} - {"quarantine"}  # no rows, no file
 
 
 def test_a_release_holds_its_versions_data(warehouse: Path) -> None:
-    sizes = {v: {f["table"]: f["rows"] for f in manifest(warehouse, v)["files"]} for v in (1, 2)}
+    sizes = {v: rows(warehouse, v) for v in (1, 2)}
     assert (sizes[1]["papers"], sizes[1]["appearances"], sizes[1]["snapshots"]) == (215, 237, 3)
     assert (sizes[2]["papers"], sizes[2]["appearances"], sizes[2]["snapshots"]) == (281, 374, 5)
     assert [s["source_name"] for s in manifest(warehouse, 2)["source_snapshots"]] == [p.name for p in SAMPLES]
+    for version in (1, 2):  # each table a folder of files, read with one glob
+        assert pl.read_parquet(release(warehouse, version) / "papers" / "*.parquet").height == sizes[version]["papers"]
+
+
+def test_a_new_release_shares_the_files_its_run_did_not_change(two_versions: TwoVersions) -> None:
+    """Version 2 rewrote only the weeks its snapshots touched; the other files are version 1's,
+    the same bytes on disk (hard links), not copies. (The warehouse as `paperfeed run` left it: a
+    copy of it would copy the links too.)"""
+    old, new = (release(two_versions.full, v) for v in (1, 2))
+    files = {f["path"] for f in manifest(two_versions.full, 2)["files"]}
+    shared = {path for path in files if (old / path).is_file() and (old / path).samefile(new / path)}
+    # Sightings of Mar 10-16 (week 11) were all in version 1: version 2 added Mar 17 and 21 (week 12).
+    assert shared == {"appearances/2025-W11.parquet"}
+    # Papers first seen in week 11 were seen again (times_seen, last_seen changed): rewritten.
+    assert {"papers/2025-W11.parquet", "papers/2025-W12.parquet", "appearances/2025-W12.parquet"} <= files - shared
+
+
+def test_one_glob_reads_every_version_once_with_its_number(warehouse: Path) -> None:
+    every = pl.scan_parquet(warehouse / "releases" / "version=*" / "papers" / "*.parquet", hive_partitioning=True).collect()
+    assert every.group_by("version").len().sort("version").rows() == [(1, 215), (2, 281)]
 
 
 def test_the_changes_are_the_paper_ids_that_differ_between_the_two_releases(warehouse: Path) -> None:
-    releases = warehouse / "releases"
-    old = pl.read_parquet(releases / "v0001" / "papers.parquet")
-    new = pl.read_parquet(releases / "v0002" / "papers.parquet")
+    old, new = (pl.read_parquet(release(warehouse, v) / "papers" / "*.parquet") for v in (1, 2))
     added = set(new["paper_id"]) - set(old["paper_id"])
     both = old.join(new, on="paper_id", suffix="_new")
     updated = {
         row["paper_id"] for row in both.to_dicts()
         if any(row[c] != row[f"{c}_new"] for c in old.columns if c != "paper_id")
     }
-    changes = {kind: set(pl.read_csv(releases / "v0002" / "changes" / f"{kind}.csv")["paper_id"]) for kind in ("added", "updated")}
+    changes = {kind: set(pl.read_csv(release(warehouse, 2) / "changes" / f"{kind}.csv")["paper_id"]) for kind in ("added", "updated")}
     assert changes == {"added": added, "updated": updated}
     assert len(added) == 66 and len(updated) == 59  # papers seen again got new last_seen / times_seen
     assert manifest(warehouse, 2)["changes"] == {"previous_version": 1, "added": 66, "updated": 59}
 
 
 def test_the_dataset_card_can_be_uploaded_to_the_hub_as_is(warehouse: Path) -> None:
-    release = warehouse / "releases" / "v0002"
-    text = (release / "README.md").read_text()
+    folder = release(warehouse, 2)
+    text = (folder / "README.md").read_text()
     front = yaml.safe_load(text.split("---\n")[1])
     configs = {c["config_name"]: c for c in front["configs"]}
-    assert set(configs) == {t.name for t in ALL_TABLES}
+    assert set(configs) == {t.name for t in ALL_TABLES} - {"quarantine"}  # a table without rows has no config
     assert configs["papers"].get("default") is True
     for config in configs.values():
-        assert all((release / f["path"]).is_file() for f in config["data_files"])
+        assert all(list(folder.glob(f["path"])) for f in config["data_files"])
     assert "# paperfeed, dataset version 2" in text and "| `papers` | 281 |" in text
 
 
 def test_latest_moves_to_the_newest_complete_release_only(warehouse: Path) -> None:
     releases = warehouse / "releases"
     assert json.loads((releases / "latest.json").read_text())["version"] == 2
-    assert (releases / "latest").resolve() == (releases / "v0002").resolve()
     paperfeed("export", "-w", str(warehouse), "--version", "1")  # an older release: latest stays
     assert json.loads((releases / "latest.json").read_text())["version"] == 2
 
 
 def test_export_recreates_a_missing_release_and_cleans_up_after_a_dead_writer(warehouse: Path) -> None:
     releases = warehouse / "releases"
-    shutil.rmtree(releases / "v0001")
-    (releases / ".v0001.99999.tmp").mkdir()  # what a killed export would leave
-    (releases / ".v0001.99999.tmp" / "papers.parquet").write_text("half")
+    shutil.rmtree(release(warehouse, 1))
+    (releases / ".version=0001.99999.tmp").mkdir()  # what a killed export would leave
+    (releases / ".version=0001.99999.tmp" / "papers.parquet").write_text("half")
     result = json.loads(paperfeed("export", "-w", str(warehouse), "--version", "1", "--json").stdout)
-    assert result["version"] == 1 and (releases / "v0001" / "manifest.json").is_file()
+    assert result["version"] == 1 and (release(warehouse, 1) / "manifest.json").is_file()
     assert not list(releases.glob(".*.tmp"))
     assert paperfeed("export", "-w", str(warehouse), "--version", "9", expect=2).stderr.count("does not exist") == 1
 
 
-def test_the_index_page_links_every_file_with_size_rows_and_checksum(warehouse: Path) -> None:
+def test_the_index_page_links_every_release_its_tables_and_checksums(warehouse: Path) -> None:
     releases = warehouse / "releases"
     html = (releases / "index.html").read_text()
     for version in (1, 2):
-        for entry in manifest(warehouse, version)["files"]:
-            link = f'href="v{version:04d}/{entry["path"]}"'
-            assert link in html and (releases / f"v{version:04d}" / entry["path"]).is_file()
-            assert entry["sha256"] in html
+        name = release(warehouse, version).name
+        for path in ("manifest.json", "SHA256SUMS", "README.md"):
+            assert f'href="{name}/{path}"' in html and (releases / name / path).is_file()
+        for table, count in rows(warehouse, version).items():
+            if table and not table.startswith("changes/"):
+                assert f'href="{name}/{table}/"' in html and (releases / name / table).is_dir()
+                assert f">{count:,}</td>" in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
     assert "<script" not in html
 
@@ -160,8 +191,7 @@ def test_each_release_carries_the_quality_record_of_its_version(warehouse: Path,
     record = manifest(warehouse, version)["quality"]
     assert record["evaluated"] == record["passed"] == checks == len(record["checks"])
     assert {c["suite"] for c in record["checks"]} == set(PUBLISH_SUITES)
-    release = warehouse / "releases" / f"v{version:04d}"
-    assert f"this version passed {checks} of {checks} checks of the publish gate" in (release / "README.md").read_text()
+    assert f"this version passed {checks} of {checks} checks of the publish gate" in (release(warehouse, version) / "README.md").read_text()
     assert f"{checks} of {checks} checks passed" in (warehouse / "releases" / "index.html").read_text()
     # the same record as the warehouse's runs table, for that version
     recorded = sql_rows(warehouse, version)
@@ -196,9 +226,8 @@ def test_the_run_report_shows_the_files_and_the_feed_over_time(warehouse: Path, 
 
 def test_the_release_page_shows_every_release_with_its_files(warehouse: Path, tmp_path: Path) -> None:
     dom, shot = render(warehouse / "releases" / "index.html", tmp_path)
-    assert dom.index('id="v0002"') < dom.index('id="v0001"')  # newest first
-    assert dom.count(">papers.parquet</a>") == 2
+    assert dom.index('id="version=0002"') < dom.index('id="version=0001"')  # newest first
+    assert dom.count(">papers</a>") == 2
     assert ">281</td>" in dom and ">374</td>" in dom and ">215</td>" in dom
-    assert manifest(warehouse, 2)["files"][0]["sha256"][:16] in dom
     assert pixels_near(shot, "#f4f6f8") > 4000  # two tables' header rows
     assert pixels_near(shot, "#111111", tolerance=40) > 5000  # text

@@ -12,26 +12,26 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLES, TwoVersions, ingest, paperfeed, samples, sql_csv, write_landing
+from helpers import SAMPLES, TwoVersions, ingest, paperfeed, paperfeed_forked, run_forked, samples, sql_csv, write_landing
 from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
-
-
-def start(*args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [str(Path(sys.executable).with_name("paperfeed")), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
 
 
 def test_two_runs_at_once_wait_for_each_other_and_end_as_one_after_the_other(prefect_api: str, tmp_path: Path) -> None:
     first = write_landing(tmp_path / "first", {p.name: p.read_bytes() for p in SAMPLES[:3]})
     second = write_landing(tmp_path / "second", {p.name: p.read_bytes() for p in SAMPLES[3:]})
     together, apart = tmp_path / "together", tmp_path / "apart"
-    runs = [start("run", "-l", str(landing), "-w", str(together), "--year", "2025", "--json") for landing in (first, second)]
-    outputs = [run.communicate(timeout=300) for run in runs]
-    assert [run.returncode for run in runs] == [0, 0], outputs
-    assert any("waiting for run" in run_stderr for _, run_stderr in outputs)  # the second said whom it waited for
+    # Two `paperfeed run` processes started together.
+    runs = [
+        paperfeed_forked(["run", "-l", str(landing), "-w", str(together), "--year", "2025", "--json"], output=tmp_path / landing.name)
+        for landing in (first, second)
+    ]
+    for run in runs:
+        run.join(300)
+    errors = [(tmp_path / f"{landing.name}.err").read_text() for landing in (first, second)]
+    assert [run.exitcode for run in runs] == [0, 0], errors
+    assert any("waiting for run" in text for text in errors)  # the second said whom it waited for
     for landing in (first, second):  # one after the other, with the same run function
         ingest(apart, *((p.name, p.read_bytes()) for p in sorted(landing.iterdir())))
     at_once, in_turn = Warehouse.at(together).current(), Warehouse.at(apart).current()
@@ -99,7 +99,7 @@ def _tree(folder: Path) -> dict[str, tuple[int, float, str]]:
 
 def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(two_versions: TwoVersions, tmp_path: Path) -> None:
     warehouse = two_versions.full
-    result = paperfeed("rebuild", "-w", str(warehouse), "--into", str(tmp_path / "rebuilt"), "--json")
+    result = run_forked("rebuild", "-w", str(warehouse), "--into", str(tmp_path / "rebuilt"), "--json", output=tmp_path / "rebuild")
     comparison = json.loads(result.stdout)
     assert comparison["equal"] is True
     # Both versions are rebuilt, each with the counts it had: version 1 answers as version 1 did.

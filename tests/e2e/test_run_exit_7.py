@@ -27,7 +27,7 @@ def test_paperfeed_run_exits_7_with_one_line_the_version_stays_and_prefect_logs_
     assert "Traceback" not in result.stdout + result.stderr
     assert "published dataset version 2" in result.stdout  # the summary is printed all the same
     assert sql_csv(warehouse, "SELECT dataset_version FROM runs ORDER BY finished_at") == [["1"], ["2"]]
-    assert (warehouse / "releases" / "v0002" / "manifest.json").is_file()  # attempted all the same
+    assert (warehouse / "releases" / "version=0002" / "manifest.json").is_file()  # attempted all the same
 
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowRunFilter, LogFilter, LogFilterFlowRunId

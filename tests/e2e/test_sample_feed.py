@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TwoVersions, paperfeed, sql_csv
+from helpers import TwoVersions, paperfeed, run_forked, sql_csv
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sample-feed")]
 
 
 @pytest.fixture(scope="module")
@@ -96,8 +96,8 @@ def test_latex_and_links_are_clean_in_the_dataset(warehouse: Path) -> None:
     ]
 
 
-def test_running_again_publishes_nothing_and_records_the_noop(warehouse: Path) -> None:
-    result = paperfeed("run", "--warehouse", str(warehouse), "--json")
+def test_running_again_publishes_nothing_and_records_the_noop(warehouse: Path, tmp_path: Path) -> None:
+    result = run_forked("run", "--warehouse", str(warehouse), "--json", output=tmp_path / "again")
     summary = json.loads(result.stdout)
     assert summary["status"] == "noop" and summary["dataset_version"] == 1
     assert {o["status"] for o in summary["outcomes"]} == {"already ingested"}

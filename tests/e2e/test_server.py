@@ -119,7 +119,7 @@ def test_a_served_deployment_runs_on_a_real_server(server: tuple[str, dict[str, 
     tables = store.read(current)
     assert (tables.papers.height, tables.appearances.height) == (281, 374)
     assert "arriving.txt" not in tables.snapshots["source_name"].to_list()
-    assert (warehouse / "releases" / "v0001" / "manifest.json").is_file()
+    assert (warehouse / "releases" / "version=0001" / "manifest.json").is_file()
 
 
 def test_serve_without_a_server_says_what_to_do(tmp_path: Path) -> None:

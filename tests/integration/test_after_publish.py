@@ -30,8 +30,8 @@ def block(path: Path) -> None:
     ("blocked", "problem", "still_written"),
     [
         ("releases", "the release of dataset version 2 was not written", "reports"),
-        ("reports", "the run report was not written", "releases/v0002/manifest.json"),
-        ("paperfeed.duckdb", "the DuckDB file was not rewritten", "releases/v0002/manifest.json"),
+        ("reports", "the run report was not written", "releases/version=0002/manifest.json"),
+        ("paperfeed.duckdb", "the DuckDB file was not rewritten", "releases/version=0002/manifest.json"),
     ],
 )
 def test_a_failure_after_publishing_is_a_problem_and_the_version_stays_published(

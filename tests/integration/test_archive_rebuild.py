@@ -21,6 +21,8 @@ from paperfeed.storage.warehouse import Warehouse
 
 LEAP = feed_bytes("Feb 29", [("A Leap Day Paper", abstract("leap days"))])
 
+pytestmark = pytest.mark.xdist_group("archive-rebuild")
+
 
 def history(warehouse: Path) -> None:
     """Runs with everything a rebuild must reproduce: a rejection, a re-delivery, a revised

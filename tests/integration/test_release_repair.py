@@ -18,15 +18,12 @@ def test_latest_and_the_index_are_repaired_when_a_writer_died_after_the_rename(t
     releases = warehouse / "releases"
     index_v1 = (releases / "index.html").read_text()
     ingest(warehouse, TWO)
-    # As if the writer of v0002 died right after renaming it into place:
-    (releases / "latest.json").write_text(json.dumps({"version": 1, "release": "v0001", "manifest": "v0001/manifest.json"}))
-    (releases / "latest").unlink()
-    (releases / "latest").symlink_to("v0001")
+    # As if the writer of version 2's release died right after renaming it into place:
+    (releases / "latest.json").write_text(json.dumps({"version": 1, "release": "version=0001", "manifest": "version=0001/manifest.json"}))
     (releases / "index.html").write_text(index_v1)
     assert ingest(warehouse, TWO).status == "noop"
     assert json.loads((releases / "latest.json").read_text())["version"] == 2
-    assert (releases / "latest").resolve() == (releases / "v0002").resolve()
-    assert 'id="v0002"' in (releases / "index.html").read_text()
+    assert 'id="version=0002"' in (releases / "index.html").read_text()
 
 
 def test_scratch_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path: Path) -> None:
@@ -41,7 +38,7 @@ def test_scratch_files_of_a_killed_writer_are_removed_by_the_next_run(tmp_path: 
     for path in left:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("half")
-    half_release = scratch_name(warehouse / "releases" / "v0002")  # a release folder, half built
+    half_release = scratch_name(warehouse / "releases" / "version=0002")  # a release folder, half built
     half_release.mkdir()
     (half_release / "papers.parquet").write_text("half")
     ingest(warehouse, ONE)
@@ -53,7 +50,7 @@ def test_a_public_release_carries_no_local_paths(tmp_path: Path) -> None:
 
     warehouse = tmp_path / "warehouse"
     summary = ingest(warehouse, ONE)
-    runs = pl.read_parquet(warehouse / "releases" / "v0001" / "runs.parquet")
+    runs = pl.read_parquet(warehouse / "releases" / "version=0001" / "runs" / "all.parquet")
     assert runs["quality_report"].to_list() == [None]
     assert runs["landing"].to_list() == [Path(summary.landing).name]
-    assert str(tmp_path) not in (warehouse / "releases" / "v0001" / "manifest.json").read_text()
+    assert str(tmp_path) not in (warehouse / "releases" / "version=0001" / "manifest.json").read_text()

@@ -42,17 +42,17 @@ def test_damage_is_found_where_it_is(tiny_warehouse: Path, tmp_path: Path) -> No
     page = arrivals(store.layout).filter(pl.col("source_name") == "page.html")["snapshot_id"][0]
     store.layout.raw_file(page).write_bytes(b"<html>")
     # a release: a file gone
-    (warehouse / "releases" / "v0001" / "appearances.parquet").unlink()
+    next((warehouse / "releases" / "version=0001" / "appearances").glob("*.parquet")).unlink()
 
     findings = verify(store, all_versions=True).findings
     assert [(f.area, f.subject) for f in findings] == [
         ("tables", "papers in dataset version 2"),
         ("archive", "page.html"),
-        ("releases", "v0001"),
+        ("releases", "version=0001"),
         ("duckdb", "paperfeed.duckdb"),  # the copy's DuckDB file still shows the original folder
     ]
     assert "no longer matches the fingerprint" in findings[0].problem
-    assert "v0001/appearances.parquet is missing" in findings[2].problem
+    assert findings[2].problem.startswith("version=0001/appearances/") and findings[2].problem.endswith(".parquet is missing")
 
     result = CliRunner().invoke(app, ["verify", "-w", str(warehouse), "--all-versions"], env={"COLUMNS": "200"})
     assert result.exit_code == 6 and "4 problems" in result.output and "Traceback" not in result.output

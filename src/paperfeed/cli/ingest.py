@@ -79,6 +79,14 @@ def backfill(
 ) -> None:
     """Ingest snapshot files one run each, in date order (files without a date last)."""
     landing, year = resolve_landing(landing, year)
+    if names:  # a name that is not there is a usage error, told before the orchestrator starts
+        from paperfeed.storage.landing import LandingError, list_landing, select
+
+        listed = list_landing(landing)
+        try:
+            select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
+        except LandingError as error:
+            fail(str(error), Exit.USAGE)
     with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
         prefect_defaults(verbose)
         from paperfeed_flows.ingest import backfill as flow

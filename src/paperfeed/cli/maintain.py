@@ -35,7 +35,7 @@ def export(
 ) -> None:
     """Write the Parquet release of a dataset version into <warehouse>/releases/ (if not there yet)."""
     from paperfeed.storage.layout import MANIFEST
-    from paperfeed.storage.releases import write_release
+    from paperfeed.storage.releases import ReleaseError, write_release
     from paperfeed.storage.warehouse import Warehouse, WarehouseError
 
     store = Warehouse.at(warehouse)
@@ -49,6 +49,8 @@ def export(
             folder = write_release(store, number)
     except WarehouseError as error:
         fail(str(error), Exit.USAGE)
+    except ReleaseError as error:
+        fail(str(error), Exit.DIFFERS)
     manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     if as_json:
         emit_json({"release": str(folder), **manifest})

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS, PREPARE_BATCH_BYTES
+from paperfeed.curate.changes import Changes
 from paperfeed.curate.increment import Increment, increment
 from paperfeed.model.contracts import APPEARANCES, PAPERS, RUNS
 from paperfeed.model.inputs import Landing, RawSnapshot, Refused, Waiting
@@ -29,6 +30,7 @@ from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, RunStatus, SnapshotStatus
 from paperfeed.ops.steps import Steps
 from paperfeed.prepare.snapshot import prepare_snapshots
+from paperfeed.publish.release import part
 from paperfeed.publish.summary import FileOutcome, RunSummary, feed_by_date
 from paperfeed.quality.gate import Gate, PublishBlocked, check_publish, check_snapshots
 from paperfeed.quality.gx import QualityGate
@@ -37,7 +39,7 @@ from paperfeed.storage.duckdb import refresh_duckdb_file, write_duckdb_file
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.landing import list_landing, read_snapshot, select
 from paperfeed.storage.layout import WarehouseLayout
-from paperfeed.storage.releases import write_release, write_run_report
+from paperfeed.storage.releases import Changed, write_release, write_run_report
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 
@@ -155,7 +157,7 @@ def run_ingest(
         checked = steps("quality gate", check_snapshots, run_gate, prepared)
         plan = steps("curate", plan_run, warehouse, ctx, state, checked, known, found.refused, found.waiting)
         summary = steps("publish", publish_run, warehouse, ctx, state, plan, run_gate)
-        summary = steps("release and report", finish_run, warehouse, summary)
+        summary = steps("release and report", finish_run, warehouse, summary, release_changes(plan.increment))
     for problem in summary.problems:
         steps.say(problem)
     if summary.status is RunStatus.FAILED:
@@ -340,14 +342,17 @@ def publish_run(warehouse: Warehouse, ctx: RunContext, state: State, plan: Plan,
     return summary
 
 
-def finish_run(warehouse: Warehouse, summary: RunSummary) -> RunSummary:
+def finish_run(warehouse: Warehouse, summary: RunSummary, changed: Changed | None = None) -> RunSummary:
     """Write the release of the current version (a no-op or blocked run repairs one a killed run
     missed) and this run's report, each attempted whatever became of the other. The data is published
-    already: a failure here is a problem of the summary (the command exits 7), not an error."""
+    already: a failure here is a problem of the summary (the command exits 7), not an error.
+    `changed`: what this run changed, so that its release rewrites only those parts."""
     current = warehouse.current()
     if current is not None:
+        published_here = summary.status is RunStatus.PUBLISHED and summary.dataset_version == current.number
         try:
-            summary = replace(summary, release=str(write_release(warehouse, current.number)))
+            release = write_release(warehouse, current.number, changed if published_here else None)
+            summary = replace(summary, release=str(release))
         except Exception as error:  # noqa: BLE001 - `paperfeed export` or the next run writes it
             summary = with_problem(
                 summary, f"the release of dataset version {current.number} was not written "
@@ -360,6 +365,16 @@ def finish_run(warehouse: Warehouse, summary: RunSummary) -> RunSummary:
     except Exception as error:  # noqa: BLE001 - the run is recorded in `runs` all the same
         summary = with_problem(summary, f"the run report was not written: {_one_line(error)}")
     return summary
+
+
+def release_changes(increment: Increment) -> Changed:
+    """What a run's increment changed, as its release needs it: per table, the parts (weeks) of
+    the rows it wrote or removed; the papers it added and updated."""
+    parts: dict[str, set[str] | None] = {}
+    for name, change in increment.changes.items():
+        rows = pl.concat([change.upserts, change.removed()])
+        parts[name] = set(rows.select(part(change.table))[:, 0].to_list()) if rows.height else set()
+    return Changed(parts, Changes(increment.new_papers, increment.updated_papers))
 
 
 def with_problem(summary: RunSummary, problem: str) -> RunSummary:

@@ -12,11 +12,11 @@ A finding says what and where; `paperfeed rebuild` or the next run (DuckDB file,
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import polars as pl
 
-from paperfeed.model.contracts import DATA_TABLES, TableContract
+from paperfeed.model.contracts import DATA_TABLES
 from paperfeed.model.fingerprint import matches
 from paperfeed.storage.archive import ArchiveError, arrivals, read_archived
 from paperfeed.storage.duckdb import duckdb_file_shows
@@ -74,13 +74,8 @@ def _verify_version(store: Warehouse, version: DatasetVersion, result: Verificat
             continue
         # Fingerprint the columns the table was written with: columns a later paperfeed added are
         # not in old versions, and were not in their recorded fingerprint either.
-        written = _as_written(table, frame)
-        if not matches(version.fingerprints.get(table.name, ""), frame, written):
+        if not matches(version.fingerprints.get(table.name, ""), frame, table.as_written(frame)):
             result.found("tables", subject, "its content no longer matches the fingerprint recorded when it was published")
-
-
-def _as_written(table: TableContract, frame: pl.DataFrame) -> TableContract:
-    return replace(table, columns=tuple(c for c in table.columns if c.name in frame.columns))
 
 
 def _verify_archive(store: Warehouse, result: Verification) -> None:

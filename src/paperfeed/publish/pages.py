@@ -158,32 +158,42 @@ def quality_section(checks: list[Check]) -> str:
 
 
 def release_index(manifests: list[dict[str, Any]]) -> str:
-    """All releases, newest first, with each file's rows, size, checksum and download link."""
+    """All releases, newest first: per table its rows, files and size, with download links; each
+    file's sha256 is in the release's manifest.json and SHA256SUMS."""
     body = [
         "<h1>paperfeed releases</h1>",
-        "<p>Each release is one dataset version: a zstd Parquet file per table, the paper_ids that changed, "
-        "a dataset card and a <code>manifest.json</code> with every file's rows, bytes and sha256.</p>",
+        "<p>Each release is one dataset version: a folder of zstd Parquet files per table, the paper_ids "
+        "that changed, a dataset card, <code>SHA256SUMS</code> and a <code>manifest.json</code> with every "
+        "file's rows, bytes and sha256. Read every version at once, with its number as a column: "
+        "<code>pl.scan_parquet(\"releases/version=*/papers/*.parquet\", hive_partitioning=True)</code>.</p>",
     ]
     for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
         name = m["release"]
+        tables: dict[str, list[dict[str, Any]]] = {}
+        for f in m["files"]:
+            tables.setdefault(f["table"] or "", []).append(f)
         rows = [
             [
-                f'<a href="{escape(name)}/{escape(f["path"])}" download>{escape(f["path"])}</a>',
-                "" if f["rows"] is None else f"{f['rows']:,}",
-                _size(f["bytes"]),
-                f'<code title="{escape(f["sha256"])}">{escape(f["sha256"][:16])}…</code>',
+                f'<a href="{escape(name)}/{escape(table)}/">{escape(table)}</a>',
+                f"{sum(f['rows'] or 0 for f in files):,}",
+                str(len(files)),
+                _size(sum(f["bytes"] for f in files)),
             ]
-            for f in m["files"]
+            for table, files in tables.items()
+            if table and not table.startswith("changes/")
         ]
         changes = m["changes"]
+        links = " · ".join(
+            f'<a href="{escape(name)}/{escape(path)}">{escape(label)}</a>'
+            for path, label in (("manifest.json", "manifest.json"), ("SHA256SUMS", "SHA256SUMS"), ("README.md", "dataset card"))
+        )
         body += [
-            f'<h2 id="{escape(name)}">{escape(name)} <span class="muted">· created {escape(m["created"])} · '
-            f'<a href="{escape(name)}/manifest.json">manifest.json</a> · <a href="{escape(name)}/README.md">dataset card</a></span></h2>',
+            f'<h2 id="{escape(name)}">{escape(name)} <span class="muted">· created {escape(m["created"])} · {links}</span></h2>',
             f"<p>{changes['added']} papers added, {changes['updated']} updated"
             + (f" since version {changes['previous_version']}." if changes["previous_version"] else " (first release).")
             + _quality_note(m.get("quality"))
             + "</p>",
-            table(["file", "rows", "size", "sha256"], rows, numeric={1, 2}),
+            table(["table", "rows", "files", "size"], rows, numeric={1, 2, 3}),
         ]
     return page("paperfeed releases", body)
 

@@ -1,12 +1,19 @@
-"""Releases for download: what a release holds and says about itself. Pure; release_io writes it.
+"""Releases for download: what a release holds and says about itself. Pure; storage/releases.py
+writes it.
 
-    v0003/
-      papers.parquet ... runs.parquet    one zstd Parquet file per table, as in dataset version 3
+    version=0003/                        dataset version 3, complete in itself
+      papers/2025-W11.parquet ...        each table a folder of zstd Parquet files, its rows cut by
+                                         the week of the date that grows with time (papers by
+                                         first_seen, appearances by snapshot_date, paper_versions
+                                         by valid_from); the small tables in one file, all.parquet
       changes/added.csv updated.csv      paper_ids added and updated since version 2
       README.md                          dataset card, Hugging Face front matter (configs/data_files)
       SHA256SUMS                         the same checksums, for `sha256sum -c SHA256SUMS`
       manifest.json                      written last: version, created, sources, and per file
                                          its rows, bytes, sha256 and schema
+
+A new version changes only the weeks its runs touched (papers on the feed now were first seen
+recently): every other file is the previous release's, shared on disk, not copied.
 """
 
 from __future__ import annotations
@@ -24,10 +31,25 @@ from paperfeed.quality.findings import Check
 RELEASE_TABLES: tuple[TableContract, ...] = ALL_TABLES
 CHANGE_KINDS = ("added", "updated")
 DATASET_NAME = "paperfeed"
+WHOLE = "all"  # the one part of a table that is not cut by weeks
+UNDATED = "undated"  # the part of rows whose date is null
 
 
 def release_name(version: int) -> str:
-    return f"v{version:04d}"
+    """A release's folder: hive-style, so that `version=*/papers/*.parquet` reads every version
+    once, with its number as a column."""
+    return f"version={version:04d}"
+
+
+def part(table: TableContract) -> pl.Expr:
+    """The name of the part (file) each row of `table` goes to in a release."""
+    if table.grows_with is None:
+        return pl.lit(WHOLE)
+    return pl.col(table.grows_with).dt.strftime("%G-W%V").fill_null(UNDATED)
+
+
+def part_path(table: TableContract, name: str) -> str:
+    return f"{table.name}/{name}.parquet"
 
 
 def changes_frames(changes: Changes) -> dict[str, pl.DataFrame]:
@@ -79,12 +101,14 @@ def dataset_card(
     """README.md of a release: Hugging Face dataset-card front matter, then what the data is."""
     configs = []
     for table in RELEASE_TABLES:
+        if not rows.get(table.name):  # a config without rows cannot be loaded (no split has data)
+            continue
         configs += [
             f"- config_name: {table.name}",
             *(["  default: true"] if table is PAPERS else []),
             "  data_files:",
             "  - split: train",
-            f"    path: {table.name}.parquet",
+            f"    path: {table.name}/*.parquet",
         ]
     front = [
         "---",
@@ -107,7 +131,8 @@ def dataset_card(
         "Papers seen on the Hugging Face trending-papers feed, curated from dated snapshots of the page:",
         "one row per paper, per sighting, per snapshot file and per abstract version, each with its",
         f"data-quality record. Built by paperfeed on {created:%Y-%m-%d}; `manifest.json` lists every",
-        "file with its rows, bytes and sha256.",
+        "file with its rows, bytes and sha256. Each table is a folder of Parquet files (`papers/*.parquet`);",
+        "a table without rows in this version has no config.",
         "",
         "| table | rows | what a row is |",
         "|---|---|---|",

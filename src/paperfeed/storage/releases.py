@@ -1,8 +1,10 @@
 """Releases and reports on disk: Parquet releases for download, their index page, per-run reports.
 
 A release is built under a scratch name, its manifest written last, then renamed into place in
-one step (storage/files.py); only then do `latest` and the index move. A release folder that
-exists is complete. Call with the warehouse's lock held (runs do; `paperfeed export` takes it).
+one step (storage/files.py); only then do `latest.json` and the index move. A release folder that
+exists is complete. A run's release writes only the files of the weeks its changes touched; the
+others are hard links to the previous release's files (the same bytes, stored once). Call with
+the warehouse's lock held (runs do; `paperfeed export` takes it).
 """
 
 from __future__ import annotations
@@ -12,64 +14,103 @@ import hashlib
 import io
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pyarrow.parquet as pq
 
-from paperfeed.curate.changes import paper_changes
-from paperfeed.model.contracts import RUNS
+from paperfeed.curate.changes import Changes, paper_changes
+from paperfeed.model.contracts import DATA_TABLES, PAPERS, RUNS, SNAPSHOTS, TableContract
+from paperfeed.model.fingerprint import matches
 from paperfeed.publish.pages import release_index, run_report
-from paperfeed.publish.release import RELEASE_TABLES, changes_frames, checksums, dataset_card, manifest, release_name
+from paperfeed.publish.release import (
+    RELEASE_TABLES,
+    changes_frames,
+    checksums,
+    dataset_card,
+    manifest,
+    part,
+    part_path,
+    release_name,
+)
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import checks_from_rows
 from paperfeed.storage.files import replacing, write_atomic
 from paperfeed.storage.layout import MANIFEST
-from paperfeed.storage.warehouse import Warehouse
+from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 CHECKSUMS = "SHA256SUMS"
+
+
+class ReleaseError(RuntimeError):
+    """A release cannot be written as asked (its tables no longer match their fingerprints)."""
+
+
+@dataclass(frozen=True)
+class Changed:
+    """What a run changed, for its release: per table, the parts (weeks) with rows it wrote or
+    removed (None: the whole table); and the papers it added and updated."""
+
+    parts: dict[str, set[str] | None]
+    changes: Changes
 
 
 def release_dir(store: Warehouse, version: int) -> Path:
     return store.layout.release(release_name(version))
 
 
-def write_release(store: Warehouse, version: int) -> Path:
-    """Write the release of dataset `version` unless it exists, then point `latest` and the index
-    at what exists (also repairing them after a writer died between the rename and the pointers);
-    return its folder."""
+def write_release(store: Warehouse, version: int, changed: Changed | None = None) -> Path:
+    """Write the release of dataset `version` unless it exists, then point `latest.json` and the
+    index at what exists (also repairing them after a writer died between the rename and the
+    pointers); return its folder. With `changed` (what the run that published the version
+    changed), only the parts it touched are written; the rest are linked from the previous
+    release."""
     final = release_dir(store, version)
     if not (final / MANIFEST).is_file():
+        target = store.version(version)
+        if changed is None:  # not straight from the run that wrote the tables: check them first
+            _check_tables(store, target)
         with replacing(final, crash_at="during_release") as scratch:
-            _build(store, version, scratch)
+            _build(store, target, scratch, changed)
     _point_latest(store, version)
     write_index(store)
     return final
 
 
-def _build(store: Warehouse, version: int, folder: Path) -> None:
+def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Changed | None) -> None:
+    version = target.number
     folder.mkdir()
-    target = store.version(version)
+    previous = _previous(store, version) if changed is not None else None
+    files: list[dict[str, Any]] = []
     # The run log without this machine's paths: a release is for other people.
     runs = store.runs().filter(pl.col("dataset_version") <= version).with_columns(
         pl.col("landing").str.extract(r"([^/]+)/?$"), quality_report=pl.lit(None, pl.String)
     )
-    tables = store.read(target).as_dict() | {RUNS.name: runs}
-    previous = store.read(store.version(version - 1)).papers if version > 1 else tables["papers"].clear()
-    changes = paper_changes(previous, tables["papers"])
-    files = []
     for table in RELEASE_TABLES:
-        path = folder / f"{table.name}.parquet"
-        table.conform(tables[table.name]).write_parquet(path, compression="zstd")
-        files.append(_describe(folder, path, table.name))
+        if table is RUNS:
+            files += _write_parts(folder, table, runs)
+            continue
+        touched = changed.parts.get(table.name, set()) if changed else None
+        if previous is None or touched is None or table.grows_with is None:
+            files += _write_parts(folder, table, store.read_table(table, target) if table.name in target.delta_versions else table.empty())
+            continue
+        kept = [f for f in previous[1] if f.get("table") == table.name and Path(f["path"]).stem not in touched]
+        for entry in kept:
+            (folder / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
+            os.link(previous[0] / entry["path"], folder / entry["path"])
+        files += kept
+        weeks = store.scan(table, target).filter(part(table).is_in(sorted(touched))).collect()
+        files += _write_parts(folder, table, table.upgrade(weeks))
+    changes = changed.changes if changed else _changes(store, target)
     (folder / "changes").mkdir()
     for kind, frame in changes_frames(changes).items():
         path = folder / "changes" / f"{kind}.csv"
         frame.write_csv(path)
         files.append(_describe(folder, path, f"changes/{kind}", rows=frame.height))
     created = dt.datetime.now(dt.UTC)
-    rows = {f["table"]: f["rows"] for f in files}
+    rows = {t.name: sum(f["rows"] or 0 for f in files if f["table"] == t.name) for t in RELEASE_TABLES}
     checks = checks_from_rows(runs.filter(pl.col("run_id") == target.run_id)["checks"].to_list()[0])
     previous_version = version - 1 if version > 1 else None
     card = folder / "README.md"
@@ -78,8 +119,49 @@ def _build(store: Warehouse, version: int, folder: Path) -> None:
     sums = folder / CHECKSUMS
     sums.write_text(checksums(files), encoding="utf-8")
     files.append(_describe(folder, sums, None))
-    document = manifest(version, target.run_id, created, tables["snapshots"], files, previous_version, changes, checks)
+    snapshots = store.read_table(SNAPSHOTS, target).sort("arrived_at", "source_name")
+    document = manifest(version, target.run_id, created, snapshots, files, previous_version, changes, checks)
     (folder / MANIFEST).write_text(json.dumps(document, indent=2), encoding="utf-8")
+
+
+def _check_tables(store: Warehouse, target: DatasetVersion) -> None:
+    """ReleaseError unless every table of `target` still matches the fingerprint it was published with."""
+    for table in DATA_TABLES:
+        if table.name in target.fingerprints:
+            frame = store.scan(table, target).collect()  # as written: an old version may lack later columns
+            if not matches(target.fingerprints[table.name], frame, table.as_written(frame)):
+                raise ReleaseError(
+                    f"{table.name} in dataset version {target.number} no longer matches the fingerprint it was published "
+                    "with: no release is written from it (`paperfeed verify` says more; `paperfeed rebuild` recreates it)"
+                )
+
+
+def _previous(store: Warehouse, version: int) -> tuple[Path, list[dict[str, Any]]] | None:
+    """The previous version's release folder and its manifest's files, if that release is complete."""
+    folder = release_dir(store, version - 1)
+    if version < 2 or not (folder / MANIFEST).is_file():
+        return None
+    return folder, json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+
+
+def _write_parts(folder: Path, table: TableContract, frame: pl.DataFrame) -> list[dict[str, Any]]:
+    """The table's rows as Parquet files, one per part (week), each sorted by the table's key."""
+    if frame.is_empty():
+        return []
+    files = []
+    labelled = table.conform(frame).with_columns(_part=part(table))
+    for (name,), rows in labelled.partition_by("_part", as_dict=True, include_key=False).items():
+        path = folder / part_path(table, str(name))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows.sort(list(table.key), nulls_last=True).write_parquet(path, compression="zstd")
+        files.append(_describe(folder, path, table.name))
+    return sorted(files, key=lambda f: f["path"])
+
+
+def _changes(store: Warehouse, target: DatasetVersion) -> Changes:
+    """The papers added and updated since the previous version (for a release written by export)."""
+    before = store.read_table(PAPERS, store.version(target.number - 1)) if target.number > 1 else PAPERS.empty()
+    return paper_changes(before, store.read_table(PAPERS, target))
 
 
 def release_problems(folder: Path) -> list[str]:
@@ -100,7 +182,7 @@ def release_problems(folder: Path) -> list[str]:
 
 
 def release_folders(store: Warehouse) -> list[Path]:
-    return sorted(p for p in store.layout.releases.glob("v[0-9]*") if p.is_dir())
+    return sorted(p for p in store.layout.releases.glob("version=*") if p.is_dir())
 
 
 def write_index(store: Warehouse) -> Path:
@@ -143,12 +225,9 @@ def _describe(folder: Path, path: Path, table: str | None, rows: int | None = No
 
 
 def _point_latest(store: Warehouse, version: int) -> None:
-    """Move `latest` (a JSON file, and a link for people) to `version` unless a newer one is out."""
-    releases = store.layout.releases
-    pointer = releases / "latest.json"
+    """Move `latest.json` to `version` unless a newer one is out."""
+    pointer = store.layout.releases / "latest.json"
     if pointer.is_file() and json.loads(pointer.read_text(encoding="utf-8"))["version"] > version:
         return
     name = release_name(version)
     write_atomic(pointer, json.dumps({"version": version, "release": name, "manifest": f"{name}/{MANIFEST}"}))
-    with replacing(releases / "latest") as scratch:
-        scratch.symlink_to(name)
