@@ -12,9 +12,10 @@ from prefect.artifacts import create_markdown_artifact
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
 from paperfeed.ops.backfill import Backfill, plan_backfill
 from paperfeed.ops.backfill import backfill as backfill_files
+from paperfeed.ops.context import FromArchive, FromLanding, IngestRequest
 from paperfeed.ops.rebuild import Rebuilt
 from paperfeed.ops.rebuild import rebuild as rebuild_warehouse
-from paperfeed.ops.run import FromArchive, FromLanding, IngestRequest, PublishedWithProblems, run_ingest
+from paperfeed.ops.run import PublishedWithProblems, run_ingest
 from paperfeed.publish.summary import RunSummary
 from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.warehouse import Warehouse

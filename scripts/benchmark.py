@@ -21,7 +21,9 @@ from pathlib import Path
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.curate.increment import curate
 from paperfeed.model.tables import Tables
-from paperfeed.ops.run import FromLanding, IngestRequest, prepare_batch, run_ingest
+from paperfeed.ops.batches import prepare_batch
+from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.run import run_ingest
 from paperfeed.ops.verify import verify
 from paperfeed.storage.landing import list_landing, read_snapshot
 from paperfeed.storage.warehouse import Warehouse

@@ -20,7 +20,8 @@ from paperfeed.cli.app import app
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.model.inputs import LandingFile, RawSnapshot
 from paperfeed.model.prepared import PreparedSnapshot
-from paperfeed.ops.run import FromLanding, IngestRequest, run_ingest
+from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.run import run_ingest
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
 from paperfeed.storage.warehouse import Warehouse

@@ -18,7 +18,8 @@ from paperfeed.model.contracts import RUNS
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
-from paperfeed.ops.run import RunContext, run_row
+from paperfeed.ops.context import RunContext
+from paperfeed.ops.finish import run_row
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import GateError

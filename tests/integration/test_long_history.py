@@ -14,7 +14,8 @@ from paperfeed.model.contracts import DATA_TABLES
 from paperfeed.model.fingerprint import fingerprint
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
-from paperfeed.ops.run import RunContext, run_row
+from paperfeed.ops.context import RunContext
+from paperfeed.ops.finish import run_row
 from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.gate import check_snapshots

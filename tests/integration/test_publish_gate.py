@@ -10,20 +10,12 @@ import polars as pl
 from helpers import abstract, feed_bytes, ingest, write_landing
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
-from paperfeed.ops.run import (
-    FromLanding,
-    IngestRequest,
-    Plan,
-    find_files,
-    great_expectations_gate,
-    load_state,
-    plan_run,
-    prepare_batch,
-    publish_run,
-    start_run,
-)
+from paperfeed.ops.batches import Progress, check_batch, curate_batch, prepare_batch
+from paperfeed.ops.context import FromLanding, IngestRequest, start_run
+from paperfeed.ops.finish import commit_run
+from paperfeed.ops.run import find_files, great_expectations_gate, load_state, read_files
 from paperfeed.quality.gate import check_snapshots
-from paperfeed.storage.warehouse import Warehouse
+from paperfeed.storage.warehouse import Warehouse, Written
 
 
 def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version_current(tmp_path: Path) -> None:
@@ -32,18 +24,20 @@ def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version
     store = Warehouse.at(warehouse)
     before = store.current()
 
-    # The steps of run_ingest up to the plan, then a plan broken on purpose.
-    landing = write_landing(tmp_path / "landing", {"b.txt": feed_bytes("Mar 15", [("Paper Two", abstract("two"))])})
-    ctx = start_run(IngestRequest(FromLanding(landing), 2025), store)
+    # The steps of run_ingest up to the publish gate, with a batch broken on purpose.
+    source = FromLanding(write_landing(tmp_path / "landing", {"b.txt": feed_bytes("Mar 15", [("Paper Two", abstract("two"))])}))
+    ctx = start_run(IngestRequest(source, 2025), store.root)
     gate = great_expectations_gate(store, ctx)
-    state = load_state(store)
-    raws = find_files(FromLanding(landing)).raws
-    plan = plan_run(store, ctx, state, check_snapshots(gate, prepare_batch([(raw, 2025) for raw in raws])), [], [], [])
-    touched = plan.increment.touched
+    base = load_state(store)
+    raws = read_files(source, find_files(source).files)
+    progress = Progress(store.snapshots(), Written.start(base))
+    change, progress = curate_batch(store, ctx.run_id, ctx.started_at, progress, check_snapshots(gate, prepare_batch([(raw, 2025) for raw in raws])), [])
+    touched = change.touched
     twice = Tables(**{**touched.as_dict(), "papers": pl.concat([touched.papers, touched.papers.head(1)])})
-    broken = Plan(replace(plan.increment, touched=twice), plan.summary)
+    progress = check_batch(gate, replace(change, touched=twice), progress)
+    assert "paper ids are unique [expect_column_values_to_be_unique(paper_id)]" in progress.failures
 
-    blocked = publish_run(store, ctx, state, broken, gate)
+    blocked = commit_run(store, ctx, base, progress, gate)
     assert blocked.status is RunStatus.FAILED
     assert "paper ids are unique [expect_column_values_to_be_unique(paper_id)]" in blocked.message
 

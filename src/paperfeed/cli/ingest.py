@@ -50,7 +50,7 @@ def run(
 ) -> None:
     """Ingest the new files of a landing folder as one new dataset version."""
     landing, year = resolve_landing(landing, year)
-    from paperfeed.ops.run import new_run_id
+    from paperfeed.ops.context import new_run_id
 
     run_id = new_run_id(dt.datetime.now(dt.UTC))
     with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):

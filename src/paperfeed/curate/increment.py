@@ -71,7 +71,7 @@ class Increment:
 def increment(published: Published, incoming: list[PreparedSnapshot], run_id: str, now: dt.datetime) -> Increment:
     before = published.snapshots()
     snapshots = snapshot_rows(before, incoming, run_id, now)
-    renewed = snapshots.filter(pl.col("run_id") == run_id)
+    renewed = snapshots.filter((pl.col("run_id") == run_id) & pl.col("snapshot_id").is_in([s.snapshot_id for s in incoming]))
     sightings = new_sightings(incoming, snapshots, run_id)
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.

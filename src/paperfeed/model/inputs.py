@@ -16,6 +16,7 @@ class LandingFile:
     source_name: str  # path relative to the landing folder, with '/' separators
     arrived_at: dt.datetime  # the file's modification time, UTC
     year: int | None = None  # for a file replayed from the archive: the --year it was processed with
+    size: int = 0  # bytes, as listed (what batches are sized by)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.model.inputs import Refused
-from paperfeed.ops.run import FromLanding, GateFactory, IngestRequest, great_expectations_gate, run_ingest
+from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary

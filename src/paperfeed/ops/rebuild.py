@@ -9,7 +9,8 @@ import polars as pl
 
 from paperfeed.model.contracts import DATA_TABLES, TableContract
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme
-from paperfeed.ops.run import FromArchive, GateFactory, IngestRequest, great_expectations_gate, run_ingest
+from paperfeed.ops.context import FromArchive, IngestRequest
+from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
 from paperfeed.storage.archive import arrivals
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError

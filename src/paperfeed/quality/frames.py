@@ -55,12 +55,13 @@ def record_rows(snapshot: PreparedSnapshot) -> pl.DataFrame:
     return with_mojibake_checks(snapshot.records.select(RECORD_COLUMNS))
 
 
-def publish_frames(tables: Tables, runs: pl.DataFrame, snapshots: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
     """Suite name -> the frame it validates: each table with its cross-table `check_*` columns.
 
     `tables` holds the rows to check (a run's: its snapshot rows, every row of the papers it
-    touches, what it set aside); `snapshots`, every snapshot row the appearances may point at
-    (default: tables.snapshots)."""
+    touches, what it set aside); `runs`, the runs table with the row that would publish them
+    (None: the `runs` suite is left out); `snapshots`, every snapshot row the appearances may
+    point at (default: tables.snapshots)."""
     snapshots = tables.snapshots if snapshots is None else snapshots
     accepted = snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
     rank_limits = accepted.select(
@@ -94,12 +95,12 @@ def publish_frames(tables: Tables, runs: pl.DataFrame, snapshots: pl.DataFrame |
             for frame in (tables.papers, tables.paper_versions)
         ]
     )
-    return {
+    frames = {
         "snapshots": tables.snapshots,
         "appearances": appearances,
         "papers": papers,
         "paper_versions": versions,
         "quarantine": tables.quarantine,
         LINKS_SUITE: links,
-        "runs": runs,
     }
+    return frames if runs is None else frames | {"runs": runs}

@@ -69,9 +69,9 @@ def _shift(failure: Failure, offset: int, height: int) -> Failure:
     return replace(failure, rows=[r - offset for r in failure.rows if offset <= r < offset + height])
 
 
-def check_publish(gate: Gate, tables: Tables, runs: pl.DataFrame, snapshots: pl.DataFrame | None = None) -> PublishCheck:
-    """Validate the rows about to be published (see publish_frames), with the runs row that would
-    publish them."""
+def check_publish(gate: Gate, tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None) -> PublishCheck:
+    """Validate the rows about to be published (see publish_frames), and the runs table with the
+    row that would publish them (unless `runs` is None)."""
     lines, checks = [], []
     for suite, frame in publish_frames(tables, runs, snapshots).items():
         report = gate.validate(suite, frame, all_rows=False)

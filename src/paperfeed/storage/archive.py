@@ -68,17 +68,26 @@ def arrivals(layout: WarehouseLayout) -> pl.DataFrame:
     return ARRIVALS.upgrade(pl.read_delta(str(layout.arrivals))).sort("archived_at", "arrived_at", "source_name")
 
 
-def replay(layout: WarehouseLayout, run_id: str) -> list[RawSnapshot]:
+def replayed_files(layout: WarehouseLayout, run_id: str) -> list[LandingFile]:
     """The archived files the published run `run_id` processed, as it saw them: original name,
-    arrival time and the --year it used. A run that died or was blocked published nothing, so its
-    files come back only where a later published run processed them again."""
+    arrival time and the --year it used (each file's path is its archived copy). A run that died
+    or was blocked published nothing, so its files come back only where a later published run
+    processed them again."""
     log = arrivals(layout).filter(pl.col("processed") & (pl.col("run_id") == run_id))
-    replayed = []
-    for row in log.iter_rows(named=True):
-        data = read_archived(layout, row["snapshot_id"], row["source_name"])
-        file = LandingFile(layout.raw_file(row["snapshot_id"]), row["source_name"], row["arrived_at"], year=row["year"])
-        replayed.append(RawSnapshot(file, data))
-    return replayed
+    return [
+        LandingFile(layout.raw_file(row["snapshot_id"]), row["source_name"], row["arrived_at"], year=row["year"], size=row["n_bytes"])
+        for row in log.iter_rows(named=True)
+    ]
+
+
+def read_replayed(layout: WarehouseLayout, file: LandingFile) -> RawSnapshot:
+    """A replayed file's bytes, checked against the hash that names its archived copy."""
+    return RawSnapshot(file, read_archived(layout, file.path.name, file.source_name))
+
+
+def replay(layout: WarehouseLayout, run_id: str) -> list[RawSnapshot]:
+    """The files `run_id` processed, with their bytes (see replayed_files)."""
+    return [read_replayed(layout, file) for file in replayed_files(layout, run_id)]
 
 
 def read_archived(layout: WarehouseLayout, snapshot_id: str, source_name: str) -> bytes:

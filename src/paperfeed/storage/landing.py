@@ -43,13 +43,14 @@ def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
                     continue
             if not path.is_file():
                 continue
-            modified = path.stat().st_mtime
+            stat = path.stat()
+            modified = stat.st_mtime
             age = time.time() - modified
             if settle_seconds > 0 and age < settle_seconds:  # a time in the future (a clock ahead) proves no stillness
                 when = f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (a clock ahead?)"
                 waiting.append(Waiting(source_name, f"changed {when}: taken once still for {settle_seconds:g} s"))
                 continue
-            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.UTC)))
+            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.UTC), size=stat.st_size))
     crash_point("after_list")
     return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused, waiting)
 

@@ -51,9 +51,9 @@ class ReleaseError(RuntimeError):
 @dataclass(frozen=True)
 class Changed:
     """What a run changed, for its release: per table, the parts (weeks) with rows it wrote or
-    removed (None: the whole table); and the papers it added and updated."""
+    removed; and the papers it added and updated."""
 
-    parts: dict[str, set[str] | None]
+    parts: dict[str, frozenset[str]]
     changes: Changes
 
 
@@ -92,7 +92,7 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         if table is RUNS:
             files += _write_parts(folder, table, runs)
             continue
-        touched = changed.parts.get(table.name, set()) if changed else None
+        touched = changed.parts.get(table.name, frozenset()) if changed else None
         if previous is None or touched is None or table.grows_with is None:
             files += _write_parts(folder, table, store.read_table(table, target) if table.name in target.delta_versions else table.empty())
             continue

@@ -56,6 +56,20 @@ class DatasetVersion:
     rows: dict[str, int]
 
 
+@dataclass(frozen=True)
+class Written:
+    """Where each data table stands while a run writes: its Delta version, rows and fingerprint
+    (those of the published version until the run changes the table)."""
+
+    delta_versions: dict[str, int]
+    rows: dict[str, int]
+    fingerprints: dict[str, str]
+
+    @classmethod
+    def start(cls, base: DatasetVersion | None) -> Written:
+        return cls(dict(base.delta_versions), dict(base.rows), dict(base.fingerprints)) if base else cls({}, {}, {})
+
+
 class Warehouse:
     """A warehouse's Delta tables and dataset versions; built once per command from its layout."""
 
@@ -174,21 +188,30 @@ class Warehouse:
         return rolled_back
 
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
-        """Write each table's changes, then commit the run row that makes them one version."""
+        """Write one batch of changes and commit the run: `write`, then `commit`."""
         number = (base.number if base else 0) + 1
-        entries = []
+        return self.commit(run, self.write(changes, Written.start(base), run["run_id"], number), number)
+
+    def write(self, changes: dict[str, TableChange], written: Written, run_id: str, number: int) -> Written:
+        """Write one batch of changes to the tables (new Delta versions that no dataset version
+        names yet); where the tables stand now. A run may write several batches, then commits."""
+        versions, rows, digests = dict(written.delta_versions), dict(written.rows), dict(written.fingerprints)
         for table in DATA_TABLES:
             change = changes[table.name]
-            known = base is not None and table.name in base.delta_versions
-            if known and not change.changed:
-                assert base is not None
-                entry = (base.delta_versions[table.name], base.rows[table.name], base.fingerprints[table.name])
-            else:
-                digest = self._next_fingerprint(table, change, base)
-                rows = (base.rows[table.name] if known and base else 0) + change.upserts.height - change.removed().height
-                entry = (self._write(table, change, run["run_id"], number), rows, digest)
+            if change.changed or table.name not in versions:
+                digests[table.name] = self._next_fingerprint(table, change, written)
+                rows[table.name] = rows.get(table.name, 0) + change.upserts.height - change.removed().height
+                versions[table.name] = self._write(table, change, run_id, number)
             crash_point(f"after_write:{table.name}")
-            entries.append({"table": table.name, "delta_version": entry[0], "rows": entry[1], "fingerprint": entry[2]})
+        return Written(versions, rows, digests)
+
+    def commit(self, run: dict[str, Any], written: Written, number: int) -> DatasetVersion:
+        """Commit the run row that makes the written tables dataset version `number`: the publish."""
+        entries = [
+            {"table": t.name, "delta_version": written.delta_versions[t.name], "rows": written.rows[t.name],
+             "fingerprint": written.fingerprints[t.name]}
+            for t in DATA_TABLES
+        ]
         row = {**run, "status": RunStatus.PUBLISHED, "dataset_version": number, "table_versions": entries}
         self.append_run(row)
         crash_point("after_runs_commit")
@@ -201,13 +224,14 @@ class Warehouse:
         self._handles[RUNS.name] = handle
         self._compact(handle, row["run_id"], row["dataset_version"])
 
-    def _next_fingerprint(self, table: TableContract, change: TableChange, base: DatasetVersion | None) -> str:
-        previous = base.fingerprints.get(table.name) if base else None
+    def _next_fingerprint(self, table: TableContract, change: TableChange, written: Written) -> str:
+        previous = written.fingerprints.get(table.name)
         if previous is None:
             return fingerprint(change.upserts, table)
         if not is_current_scheme(previous):  # written by an older paperfeed: summed once, from the table
-            assert base is not None
-            previous = fingerprint(self.read_table(table, base), table)
+            uri = self.table_uri(table.name)
+            frame = table.upgrade(pl.scan_delta(uri, version=written.delta_versions[table.name]).collect())
+            previous = fingerprint(frame, table)
         return updated(previous, change.upserts, change.removed(), table)
 
     def _write(self, table: TableContract, change: TableChange, run_id: str, number: int) -> int:

@@ -1,0 +1,29 @@
+"""A run takes its files a batch at a time (so its memory is one batch's): however its files are
+cut into batches, the run publishes the same version."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from helpers import SAMPLES, abstract, feed_bytes, write_landing
+
+from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.run import run_ingest
+from paperfeed.storage.warehouse import Warehouse
+
+
+def test_one_batch_a_file_publishes_what_one_batch_for_all_publishes(sample_warehouse: Path, tmp_path: Path) -> None:
+    files = {p.name: p.read_bytes() for p in SAMPLES}
+    files["again.txt"] = SAMPLES[0].read_bytes().replace(b"\n", b"\r\n")  # a re-delivery, in a later batch
+    files["same.txt"] = SAMPLES[1].read_bytes()  # the same bytes again: already ingested
+    files["bad.txt"] = feed_bytes("Mar 22", [("Bell\x07 Title", abstract("bells")), ("A Fine Paper", abstract("fine"))])
+    landing = write_landing(tmp_path / "landing", files)
+    one_by_one = Warehouse.at(tmp_path / "one-by-one")
+    summary = run_ingest(one_by_one, IngestRequest(FromLanding(landing), 2025), batch_bytes=1)
+    together = Warehouse.at(tmp_path / "together")
+    expected = run_ingest(together, IngestRequest(FromLanding(landing), 2025))
+    assert summary.dataset_version == expected.dataset_version == 1
+    assert [(o.source_name, o.status, o.reason) for o in summary.outcomes] == [(o.source_name, o.status, o.reason) for o in expected.outcomes]
+    assert (summary.n_papers, summary.n_appearances, summary.n_quarantined) == (282, 375, 1)
+    assert one_by_one.current().fingerprints == together.current().fingerprints  # type: ignore[union-attr]
+    assert {c.suite for c in summary.checks} == {c.suite for c in expected.checks} and summary.quality.passed == summary.quality.evaluated
