@@ -1,11 +1,22 @@
-"""Print how fast paperfeed's stages run and how much memory they take, on a larger feed.
+"""Measure paperfeed against its floor, in one run. Figures, never a verdict: these machines are
+shared and noisy, so each whole-process figure is the median of --repeat runs, and ratios are
+taken between runs made side by side.
 
-    .venv/bin/python scripts/benchmark.py [--days 60]
+    .venv/bin/python scripts/benchmark.py [--records 1000000] [--versions 1000] [--repeat 3] [--server]
 
-The feed is the sample's five snapshots, re-dated to make `--days` days of two snapshots each
-(papers recur, as on the real feed). Figures, not pass/fail: this machine is shared and noisy.
-The runs call paperfeed's one run function without Prefect (its start-up is measured separately,
-see the README); everything else is the real code.
+(a) the floor: a minimal Polars pass over a synthetic feed (scripts/synthetic_feed.py: papers that
+    come and go, revisions, re-deliveries, late files): read the files, split them into
+    title/abstract records, NFC-normalise, write zstd Parquet;
+(b) paperfeed's core (parse + normalise + identify) on the same files, in its batches;
+(c) `paperfeed run` on the bundled sample and a no-op Prefect flow, in the same mode (Prefect's
+    temporary server; with --server also against a running `prefect server`), and a no-op re-run;
+(d) one new snapshot into a warehouse with 1 dataset version and into one with --versions;
+(e) the peak memory of a backfill of the whole synthetic feed in one run (a process of its own);
+(f) the disk bytes each version adds, beside the rows it changes.
+
+The long history of (d) is built with paperfeed's run function and a gate that passes everything
+(Great Expectations would add two seconds to each of its runs); the runs that are measured use the
+real gate.
 """
 
 from __future__ import annotations
@@ -14,81 +25,234 @@ import argparse
 import datetime as dt
 import os
 import resource
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.request
 from pathlib import Path
 
+import polars as pl
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synthetic_feed import write_feed
+
 from paperfeed.config import SAMPLE_FEED
-from paperfeed.curate.increment import curate
-from paperfeed.model.tables import Tables
-from paperfeed.ops.batches import prepare_batch
-from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.batches import in_batches, prepare_batch
+from paperfeed.ops.context import FromLanding, IngestRequest, RunContext
 from paperfeed.ops.run import run_ingest
-from paperfeed.ops.verify import verify
+from paperfeed.quality.findings import SuiteReport
+from paperfeed.quality.gate import Gate
 from paperfeed.storage.landing import list_landing, read_snapshot
 from paperfeed.storage.warehouse import Warehouse
 
+BIN = Path(sys.executable).parent
+NOOP_FLOW = "from prefect import flow\n@flow\ndef noop():\n    pass\nnoop()\n"
 
-def write_feed(days: int, landing: Path) -> None:
-    """`days` days of two snapshots each, made of the sample's records, into `landing`."""
-    samples = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_FEED.glob("*.txt"))]
-    start = dt.date(2025, 1, 1)
-    for day in range(days):
-        date = start + dt.timedelta(days=day)
-        for copy in range(2):
-            text = samples[(day * 2 + copy) % len(samples)]
-            header, marker, body = text.partition("byAK and the research community\n\n")
-            records = body[body.index("\n") :]  # after the old date line
-            # One paper of its own per snapshot, so that papers come and go.
-            extra = f"\n\nDay {day} Copy {copy} Extra Paper\n\n" + f"We study day {day} and copy {copy}. " * 20
-            path = landing / f"{date:%Y-%m-%d}" / f"{copy}.txt"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(header + marker + date.strftime("%b %d") + extra + records, encoding="utf-8")
-            stamp = time.time() - (days - day) * 86400 + copy
-            os.utime(path, (stamp, stamp))
+
+class PassingGate:
+    """A gate that validates nothing (for building a long history fast; never for a measured run)."""
+
+    def validate(self, suite: str, frame: pl.DataFrame, all_rows: bool = True) -> SuiteReport:
+        return SuiteReport(suite, 0, [])
+
+
+def passing(warehouse: Warehouse, ctx: RunContext) -> Gate:
+    return PassingGate()
+
+
+def median_seconds(command: list[str], repeat: int, env: dict[str, str], before: object = None) -> float:
+    times = []
+    for _ in range(repeat):
+        if callable(before):
+            before()
+        started = time.perf_counter()
+        subprocess.run(command, env=env, check=False, capture_output=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def floor_pass(files: list[Path], out: Path) -> int:
+    """The minimal pass: read, split into records, NFC, write zstd Parquet. Its record count."""
+    texts = [f.read_bytes().decode("utf-8", errors="replace") for f in files]
+    records = (
+        pl.DataFrame({"text": texts})
+        .with_row_index("file")
+        .select("file", block=pl.col("text").str.replace_all("\r\n", "\n").str.split("\n\n"))
+        .explode("block")
+        .with_columns(i=pl.int_range(pl.len()).over("file"))
+        .filter(pl.col("i") >= 5)
+        .with_columns(pair=(pl.col("i") - 5) // 2)
+        .group_by("file", "pair", maintain_order=True)
+        .agg(title=pl.col("block").first(), abstract=pl.col("block").last())
+        .with_columns(pl.col("title").str.normalize("NFC"), pl.col("abstract").str.normalize("NFC"))
+    )
+    records.write_parquet(out, compression="zstd")
+    return records.height
+
+
+def core_pass(files: list[Path]) -> int:
+    """paperfeed's parse + normalise + identify over the same files, batch by batch. Its record count."""
+    landing = list_landing(files[0].parents[1])
+    records = 0
+    for batch in in_batches(landing.files):
+        records += sum(p.records.height for p in prepare_batch([(read_snapshot(f), None) for f in batch]))
+    return records
+
+
+def disk_bytes(folder: Path) -> int:
+    seen, total = set(), 0
+    for path in folder.rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            stat = path.stat()
+            if (stat.st_dev, stat.st_ino) not in seen:  # a hard-linked release file is stored once
+                seen.add((stat.st_dev, stat.st_ino))
+                total += stat.st_size
+    return total
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def section_a_b(work: Path, records: int) -> Path:
+    landing = work / "feed"
+    started = time.perf_counter()
+    feed = write_feed(landing, files=max(1, records // 70), per_file=70, seed=7)
+    print(f"synthetic feed: {feed.files:,} files, {feed.records:,} records, {feed.bytes / 1e6:,.0f} MB "
+          f"({feed.kinds}), written in {time.perf_counter() - started:.0f} s")
+    files = sorted(landing.rglob("*.*"))
+    started = time.perf_counter()
+    n_floor = floor_pass(files, work / "floor.parquet")
+    floor_s = time.perf_counter() - started
+    started = time.perf_counter()
+    n_core = core_pass(files)
+    core_s = time.perf_counter() - started
+    print(f"(a) floor (read, split, NFC, zstd Parquet): {floor_s:7.1f} s  {n_floor / floor_s:>10,.0f} records/s  ({n_floor:,} records)")
+    print(f"(b) core (parse, normalise, identify):       {core_s:7.1f} s  {n_core / core_s:>10,.0f} records/s  ({n_core:,} records)")
+    print(f"    core / floor, records/s: {(n_core / core_s) / (n_floor / floor_s):.2f}")
+    return landing
+
+
+def section_c(work: Path, repeat: int, server: bool) -> None:
+    for mode in ("temporary server", "running server") if server else ("temporary server",):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+        env |= {"PREFECT_HOME": str(work / f"prefect-{mode[:4]}"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        process = None
+        if mode == "running server":
+            port = free_port()
+            env["PREFECT_SERVER_UI_ENABLED"] = "false"
+            process = subprocess.Popen([str(BIN / "prefect"), "server", "start", "--port", str(port)], env=env,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+            for _ in range(240):
+                try:
+                    urllib.request.urlopen(env["PREFECT_API_URL"] + "/health", timeout=1)
+                    break
+                except OSError:
+                    time.sleep(0.5)
+        try:
+            noop_flow = median_seconds([sys.executable, "-c", NOOP_FLOW], repeat, env)
+            warehouse = work / f"warehouse-{mode[:4]}"
+            run = median_seconds([str(BIN / "paperfeed"), "run", "-w", str(warehouse)], repeat, env,
+                                 before=lambda w=warehouse: shutil.rmtree(w, ignore_errors=True))
+            again = median_seconds([str(BIN / "paperfeed"), "run", "-w", str(warehouse)], repeat, env)
+        finally:
+            if process is not None:
+                process.terminate()
+                process.wait()
+        print(f"(c) {mode}: `paperfeed run` on the sample {run:5.1f} s, no-op flow {noop_flow:5.1f} s: ratio {run / noop_flow:.2f}; "
+              f"run again (nothing new) {again:5.1f} s: ratio {again / noop_flow:.2f}")
+
+
+def section_d_f(work: Path, versions: int, repeat: int) -> None:
+    from paperfeed.quality.gx import prewarm
+
+    prewarm().join()  # Great Expectations imported and its suites loaded once, as in a process that runs
+
+    history = work / "history"
+    feed = write_feed(history / "landing", files=versions + 1, per_file=70, seed=11)
+    files = list_landing(history / "landing").files
+    store = Warehouse.at(history / "warehouse")
+    staged = history / "one"
+    added: list[int] = []
+    changed: list[int] = []
+    for i, file in enumerate(files[:-1]):  # one version a file (a few files are junk or repeats)
+        staged.mkdir(parents=True, exist_ok=True)
+        for old in staged.iterdir():
+            old.unlink()
+        shutil.copy2(file.path, staged / file.path.name)
+        before = disk_bytes(store.root) if i >= len(files) - 101 else 0
+        summary = run_ingest(store, IngestRequest(FromLanding(staged)), gate=passing)
+        if i >= len(files) - 101:
+            added.append(disk_bytes(store.root) - before)
+            changed.append(summary.n_new_papers + summary.n_updated_papers)
+    current = store.current()
+    assert current is not None
+    print(f"(d) history: {current.number:,} versions from {feed.files:,} files; "
+          f"{current.rows['papers']:,} papers, {current.rows['appearances']:,} appearances")
+    last = files[-1]
+    one = history / "short"
+    run_ingest(Warehouse.at(one), IngestRequest(FromLanding(staged)), gate=passing)  # 1 version
+    timings: dict[str, list[float]] = {"1 version": [], f"{current.number} versions": []}
+    for _ in range(repeat):
+        for label, source in (("1 version", one), (f"{current.number} versions", store.root)):
+            copy = work / "measured"
+            shutil.rmtree(copy, ignore_errors=True)
+            shutil.copytree(source, copy, symlinks=True)
+            landing = work / "new"
+            shutil.rmtree(landing, ignore_errors=True)
+            landing.mkdir()
+            shutil.copy2(last.path, landing / "new.txt")
+            started = time.perf_counter()
+            run_ingest(Warehouse.at(copy), IngestRequest(FromLanding(landing)))
+            timings[label].append(time.perf_counter() - started)
+    short, long = (statistics.median(v) for v in timings.values())
+    print(f"(d) one new snapshot (real gate): into 1 version {short:.2f} s, into {current.number} versions {long:.2f} s: ratio {long / short:.2f}")
+    per_version = statistics.median(added)
+    print(f"(f) disk added per version (last 100 versions, median): {per_version / 1e3:,.0f} kB for a median of "
+          f"{statistics.median(changed):,.0f} papers new or updated; warehouse {disk_bytes(store.root) / 1e6:,.0f} MB in all "
+          f"(tables {disk_bytes(store.layout.tables) / 1e6:,.0f} MB, releases {disk_bytes(store.layout.releases) / 1e6:,.0f} MB, "
+          f"raw {disk_bytes(store.layout.raw) / 1e6:,.0f} MB) for {feed.bytes / 1e6:,.0f} MB of input")
+
+
+def section_e(work: Path, landing: Path) -> None:
+    started = time.perf_counter()
+    child = subprocess.run([sys.executable, __file__, "--backfill", str(landing), str(work / "backfill")],
+                           capture_output=True, text=True, check=False)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"(e) backfill of the whole feed in one run: {seconds:.0f} s, peak memory {peak:,.0f} MiB; {child.stdout.strip()} {child.stderr.strip()[-300:]}")
+
+
+def backfill(landing: Path, warehouse: Path) -> None:
+    summary = run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing)))
+    print(f"{summary.n_papers:,} papers, {summary.n_appearances:,} appearances in version {summary.dataset_version}")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--days", type=int, default=60)
-    days = parser.parse_args().days
-    with tempfile.TemporaryDirectory() as folder:
-        landing, store = Path(folder) / "landing", Warehouse.at(Path(folder) / "warehouse")
-        write_feed(days, landing)
-        raws = [read_snapshot(f) for f in list_landing(landing).files]
-        size = sum(len(r.raw) for r in raws)
-
-        started = time.perf_counter()
-        prepared = prepare_batch([(raw, None) for raw in raws])
-        prepare_s = time.perf_counter() - started
-        records = sum(p.records.height for p in prepared)
-
-        started = time.perf_counter()
-        tables = curate(Tables.empty(), prepared, "bench", dt.datetime.now(dt.UTC))
-        curate_s = time.perf_counter() - started
-
-        import great_expectations  # noqa: F401  (its import, about 4 s, is paid once per run; not measured here)
-
-        request = IngestRequest(FromLanding(landing))
-        started = time.perf_counter()
-        summary = run_ingest(store, request)
-        run_s = time.perf_counter() - started
-        started = time.perf_counter()
-        noop = run_ingest(store, request)
-        noop_s = time.perf_counter() - started
-        started = time.perf_counter()
-        verified = verify(store, all_versions=True)
-        verify_s = time.perf_counter() - started
-
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"feed: {len(raws)} snapshots, {size / 1e6:.1f} MB, {records:,} records -> "
-          f"{tables.papers.height:,} papers, {tables.appearances.height:,} appearances")
-    print(f"parse + normalise + identify: {prepare_s:6.2f} s  ({records / prepare_s:,.0f} records/s, {size / 1e6 / prepare_s:.1f} MB/s)")
-    print(f"curate (all tables):          {curate_s:6.2f} s")
-    print(f"whole run, library steps:     {run_s:6.2f} s  (archive, gates, curate, publish, release, report; {summary.status})")
-    print(f"run again, nothing new:       {noop_s:6.2f} s  ({noop.status})")
-    print(f"verify, every version:        {verify_s:6.2f} s  ({len(verified.findings)} findings; {verified.checked})")
-    print(f"peak memory (RSS):            {peak_mb:6.0f} MB")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--versions", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--server", action="store_true", help="also measure (c) against a running Prefect server")
+    parser.add_argument("--backfill", nargs=2, type=Path, help=argparse.SUPPRESS)  # (e), in a process of its own
+    args = parser.parse_args()
+    if args.backfill:
+        backfill(*args.backfill)
+        return
+    print(f"paperfeed benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; sample feed {SAMPLE_FEED}")
+    with tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as folder:
+        work = Path(folder)
+        landing = section_a_b(work, args.records)
+        section_c(work, args.repeat, args.server)
+        section_d_f(work, args.versions, args.repeat)
+        section_e(work, landing)
 
 
 if __name__ == "__main__":

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLES, TwoVersions, run_forked, samples, write_landing
+from helpers import SAMPLES, TwoVersions, paperfeed, run_forked, samples, write_landing
 
 
 @pytest.fixture(scope="session")
@@ -39,3 +40,13 @@ def two_versions(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> 
     shutil.copytree(base, full, symlinks=True)
     run_forked("run", "-l", str(landing), "-w", str(full), "--year", "2025")
     return TwoVersions(base, full, landing)
+
+
+@pytest.fixture(scope="session")
+def sample_run(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The README's main job: `paperfeed run` with no landing folder ingests the bundled sample
+    feed (the installed command, as a user runs it)."""
+    path = tmp_path_factory.mktemp("sample") / "warehouse"
+    result = paperfeed("run", "--warehouse", str(path))
+    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
+    return path

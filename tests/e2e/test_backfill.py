@@ -24,8 +24,8 @@ def test_backfill_ingests_one_run_per_file_in_date_order(prefect_api: str, tmp_p
     assert [s["outcomes"][0]["source_name"][:3] for s in ranged] == ["000", "001", "003"]
     assert [s["dataset_version"] for s in ranged] == [1, 2, 3]
     rest = json.loads(
-        paperfeed("backfill", "-l", str(landing), "-w", str(warehouse), "--year", "2025", "--json",
-                  "004_f5ce87addd7f7628.txt", "002_3c1d6a97ad5a2e5f.txt").stdout
+        run_forked("backfill", "-l", str(landing), "-w", str(warehouse), "--year", "2025", "--json",
+                   "004_f5ce87addd7f7628.txt", "002_3c1d6a97ad5a2e5f.txt", output=tmp_path / "rest").stdout
     )
     assert [(s["outcomes"][0]["snapshot_date"], s["dataset_version"]) for s in rest] == [("2025-03-11", 4), ("2025-03-21", 5)]
     assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["281"]]

@@ -16,16 +16,13 @@ import pytest
 
 from helpers import TwoVersions, paperfeed, run_forked, sql_csv
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sample-feed")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sample")]
 
 
-@pytest.fixture(scope="module")
-def warehouse(prefect_api: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture
+def warehouse(sample_run: Path) -> Path:
     """The README's main job: `paperfeed run` with no landing folder ingests the sample feed."""
-    path = tmp_path_factory.mktemp("sample") / "warehouse"
-    result = paperfeed("run", "--warehouse", str(path))
-    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
-    return path
+    return sample_run
 
 
 def test_counts_from_the_issue(warehouse: Path) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from helpers import SAMPLES, abstract, feed_bytes, write_landing
-
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.storage.warehouse import Warehouse
