@@ -55,6 +55,7 @@ def run(
     run_id = new_run_id(dt.datetime.now(dt.UTC))
     with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
         prefect_defaults(verbose)
+        start_orchestrator(landing, warehouse, settle)
         from paperfeed_flows.ingest import ingest
 
         flow = ingest.with_options(retries=0)  # the operator gets the answer at once
@@ -89,6 +90,7 @@ def backfill(
             fail(str(error), Exit.USAGE)
     with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
         prefect_defaults(verbose)
+        start_orchestrator(landing, warehouse, 0)
         from paperfeed_flows.ingest import backfill as flow
 
         done = orchestrated(lambda: flow(
@@ -156,6 +158,28 @@ def serve(
         )
     except Exception as error:  # noqa: BLE001 - one line for people (an unreachable server, say)
         fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", Exit.FAILED)
+
+
+def start_orchestrator(landing: Path, warehouse: Path, settle: float) -> None:
+    """Great Expectations imported in the background when there are new files to check, while
+    Prefect starts; and without a Prefect server to report to (PREFECT_API_URL, in the environment
+    or a profile), the temporary one Prefect's first flow run would start and wait seconds for,
+    started here: the two costs overlap (on two cores) rather than add up. Call after
+    prefect_defaults."""
+    from prefect.settings import PREFECT_API_URL
+
+    from paperfeed.ops.context import FromLanding
+    from paperfeed.ops.run import has_new_files
+    from paperfeed.storage.warehouse import Warehouse
+
+    if has_new_files(Warehouse.at(warehouse), FromLanding(landing, settle)):
+        from paperfeed.quality.gx import prewarm
+
+        prewarm()  # a thread: it has the interpreter while this one waits for the server
+    if not PREFECT_API_URL.value():
+        from prefect.server.api.server import SubprocessASGIServer  # the one Prefect's client starts (one per process)
+
+        SubprocessASGIServer().start()
 
 
 @contextmanager

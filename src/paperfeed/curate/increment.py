@@ -67,6 +67,11 @@ class Increment:
     def change(self, table: TableContract) -> TableChange:
         return self.changes[table.name]
 
+    @property
+    def changed(self) -> bool:
+        """Whether the batch changes any table (a batch of files ingested before changes none)."""
+        return any(change.changed for change in self.changes.values())
+
 
 def increment(published: Published, incoming: list[PreparedSnapshot], run_id: str, now: dt.datetime) -> Increment:
     before = published.snapshots()

@@ -28,7 +28,7 @@ from paperfeed.ops.batches import (
     write_batch,
     years_of,
 )
-from paperfeed.ops.context import FromArchive, IngestRequest, RunContext, Source, start_run
+from paperfeed.ops.context import FromArchive, FromLanding, IngestRequest, RunContext, Source, start_run
 from paperfeed.ops.finish import commit_run, finish_run
 from paperfeed.ops.steps import Steps
 from paperfeed.publish.summary import FileOutcome, RunSummary
@@ -99,6 +99,8 @@ def run_ingest(
             prepared = steps("parse and normalise", prepare_batch, [(raw, years[raw.snapshot_id]) for raw in new])
             checked = steps("quality gate", check_snapshots, run_gate, prepared)
             change, progress = steps("curate", curate_batch, warehouse, ctx.run_id, ctx.started_at, progress, checked, known)
+            if not change.changed:
+                continue  # files ingested before: nothing to check or write (nor Great Expectations to load)
             progress = steps("publish gate", check_batch, run_gate, change, progress)
             if progress.failures:
                 break  # nothing more is written: the run is recorded as blocked
@@ -113,6 +115,14 @@ def run_ingest(
     if summary.problems:
         raise PublishedWithProblems(summary)
     return summary
+
+
+def has_new_files(warehouse: Warehouse, source: FromLanding) -> bool:
+    """Whether the landing folder holds a file no run has seen (by name, size and time), without
+    reading any file: a quick look, to decide whether to load Great Expectations early."""
+    seen = set(raw_archive.arrivals(warehouse.layout).select("source_name", "n_bytes", "arrived_at").iter_rows())
+    listed = list_landing(source.folder, source.settle_seconds).files
+    return any((f.source_name, f.size, f.arrived_at) not in seen for f in listed)
 
 
 def load_state(warehouse: Warehouse) -> DatasetVersion | None:

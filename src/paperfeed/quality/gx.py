@@ -83,10 +83,15 @@ def _load(files: list[Path]) -> _Suites:
     return _Suites(definitions, positions)
 
 
+def suites_loaded() -> None:
+    """Import Great Expectations and load the suites now (what the first validation would do)."""
+    _suites()
+
+
 def prewarm() -> threading.Thread:
     """Import Great Expectations and load the suites in the background (while the orchestrator
     starts, say); a validation that comes first waits for it."""
-    thread = threading.Thread(target=_suites, name="paperfeed-gx-prewarm", daemon=True)
+    thread = threading.Thread(target=suites_loaded, name="paperfeed-gx-prewarm", daemon=True)
     thread.start()
     return thread
 
