@@ -1,5 +1,5 @@
 """`python -m paperfeed`: the same as the `paperfeed` command."""
 
-from paperfeed.cli.app import app
+from paperfeed.cli.app import main
 
-app()
+main()

@@ -10,9 +10,8 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from rich.cells import cell_len
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -20,7 +19,11 @@ from rich.table import Table
 from rich.text import Text
 
 from paperfeed.model.status import FileStatus
-from paperfeed.publish.summary import RunSummary
+
+if TYPE_CHECKING:  # the command line starts without the data stack (`paperfeed --help` stays quick)
+    import polars as pl
+
+    from paperfeed.publish.summary import RunSummary
 
 out = Console()
 err = Console(stderr=True)
@@ -38,6 +41,8 @@ class Format(enum.StrEnum):
 
 def emit(frame: pl.DataFrame, format: Format) -> None:
     """A result on stdout: a table for people, CSV or JSON (one object per row) for machines."""
+    import polars as pl
+
     if format is Format.json:
         sys.stdout.write(frame.write_json() + "\n")
         return
