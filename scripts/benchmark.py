@@ -226,13 +226,14 @@ def section_e(work: Path, landing: Path) -> None:
     child = subprocess.run([sys.executable, __file__, "--backfill", str(landing), str(work / "backfill")],
                            capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(f"(e) backfill of the whole feed in one run: {seconds:.0f} s, peak memory {peak:,.0f} MiB; {child.stdout.strip()} {child.stderr.strip()[-300:]}")
+    print(f"(e) backfill of the whole feed in one run: {seconds:.0f} s; {child.stdout.strip()} {child.stderr.strip()[-300:]}")
 
 
 def backfill(landing: Path, warehouse: Path) -> None:
     summary = run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing)))
-    print(f"{summary.n_papers:,} papers, {summary.n_appearances:,} appearances in version {summary.dataset_version}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process's own peak (Linux: KiB)
+    print(f"peak memory {peak:,.0f} MiB; {summary.n_papers:,} papers, {summary.n_appearances:,} appearances "
+          f"in version {summary.dataset_version}")
 
 
 def main() -> None:
@@ -241,6 +242,7 @@ def main() -> None:
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", action="store_true", help="also measure (c) against a running Prefect server")
+    parser.add_argument("--only", default="abcdef", help="the sections to run, e.g. --only c (e needs the feed of a)")
     parser.add_argument("--backfill", nargs=2, type=Path, help=argparse.SUPPRESS)  # (e), in a process of its own
     args = parser.parse_args()
     if args.backfill:
@@ -249,10 +251,13 @@ def main() -> None:
     print(f"paperfeed benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; sample feed {SAMPLE_FEED}")
     with tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as folder:
         work = Path(folder)
-        landing = section_a_b(work, args.records)
-        section_c(work, args.repeat, args.server)
-        section_d_f(work, args.versions, args.repeat)
-        section_e(work, landing)
+        landing = section_a_b(work, args.records) if set("abe") & set(args.only) else None
+        if "c" in args.only:
+            section_c(work, args.repeat, args.server)
+        if set("df") & set(args.only):
+            section_d_f(work, args.versions, args.repeat)
+        if "e" in args.only and landing is not None:
+            section_e(work, landing)
 
 
 if __name__ == "__main__":
