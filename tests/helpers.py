@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import multiprocessing
+import multiprocessing.forkserver
 import multiprocessing.process
 import os
 import shutil
@@ -139,7 +140,22 @@ def paperfeed(*args: str, expect: int = 0, stdin: str | None = None, cwd: Path |
 # `paperfeed` command in a process of its own (which a SIGKILL can end) without paying an
 # interpreter start and those imports, seconds each, every time.
 FORKS = multiprocessing.get_context("forkserver")
-FORKS.set_forkserver_preload(["helpers", "paperfeed_flows.ingest", "great_expectations"])
+FORKS.set_forkserver_preload(["helpers", "preload"])
+
+
+def _fork_server() -> None:
+    """Start the fork server if it is not running. Python 3.11's imports its preload with the
+    interpreter's own sys.path (the one it is handed is ignored, an ImportError swallowed): it
+    starts with tests/ on PYTHONPATH, which nothing else here gets."""
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).parent), before]))
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 @dataclass(frozen=True)
@@ -156,7 +172,11 @@ def paperfeed_forked(
 ) -> multiprocessing.process.BaseProcess:
     """Start `paperfeed ARGS` in a forked process (see FORKS), with `env` added to its environment;
     its stdout and stderr go to `output`.out and `output`.err, if given."""
-    process = FORKS.Process(target=_command_main, args=(args, env or {}, output), daemon=True)
+    # The fork server keeps the environment it started with, maybe from before the session's Prefect
+    # server was up: hand the child this process's, or it would start a temporary server of its own.
+    env = {"PREFECT_API_URL": os.environ.get("PREFECT_API_URL", "")} | (env or {})
+    _fork_server()
+    process = FORKS.Process(target=_command_main, args=(args, env, output), daemon=True)
     process.start()
     return process
 
@@ -178,9 +198,15 @@ def _command_main(args: list[str], env: dict[str, str], output: Path | None) -> 
     if output is not None:
         for fd, suffix in ((1, ".out"), (2, ".err")):
             os.dup2(os.open(output.with_suffix(suffix), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
+    assert "preload" in sys.modules, "the fork server did not preload tests/preload.py"
+    from prefect.settings import PREFECT_API_URL, temporary_settings  # imported by the fork server already
+
     code = 0
+    # Prefect read its settings when the fork server imported it: give it this environment's server.
+    api = {PREFECT_API_URL: os.environ["PREFECT_API_URL"]} if os.environ["PREFECT_API_URL"] else {}
     try:
-        app(args, prog_name="paperfeed")
+        with temporary_settings(api, restore_defaults=set() if api else {PREFECT_API_URL}):
+            app(args, prog_name="paperfeed")
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else 1
     sys.stdout.flush()

@@ -6,6 +6,7 @@ Marked `kill` (about a minute and a half): `pytest -m "not kill"` skips it local
 
 from __future__ import annotations
 
+import hashlib
 import random
 import shutil
 import signal
@@ -136,6 +137,16 @@ def run_again(reference: Reference, warehouse: Path) -> int | None:
     return process.exitcode
 
 
+# Wreck states (see digest) from which `paperfeed run` was shown to converge, in this process.
+RERUN_FROM: set[str] = set()
+
+
+def digest(warehouse: Path) -> str:
+    """Every file of a warehouse, by path and content (the lock file's text, its holder, aside)."""
+    files = sorted(p for p in warehouse.rglob("*") if p.is_file() and p.name != ".lock")
+    return hashlib.sha256(b"".join(str(p.relative_to(warehouse)).encode() + hashlib.sha256(p.read_bytes()).digest() for p in files)).hexdigest()
+
+
 def test_at_least_twenty_crash_points() -> None:
     assert len(POINTS) >= 20 and len(set(POINTS)) == len(POINTS)
 
@@ -152,8 +163,12 @@ def test_a_kill_at_any_crash_point_leaves_a_whole_version_and_a_rerun_converges(
     # there may come before publishing.
     committed = POINTS.index("after_runs_commit")
     assert seen == (1 if POINTS.index(point) < committed else 2) or point == "during_duckdb_file", seen
+    state = digest(warehouse)
+    if state in RERUN_FROM:  # a kill before anything was written leaves what an earlier kill left
+        return
     assert run_again(reference, warehouse) == 0
     assert converged(warehouse, reference)
+    RERUN_FROM.add(state)
 
 
 @pytest.mark.parametrize("kill", range(RANDOM_KILLS))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -89,3 +90,22 @@ def test_a_version_written_before_a_column_existed_verifies(tiny_warehouse: Path
     runs.write_delta(store.table_uri("runs"), mode="overwrite")
     assert store.read(store.current()).papers["latest_rank"].to_list() == [None, None]  # read in today's shape
     assert [f for f in verify(store).findings if f.area == "tables"] == []
+
+
+def test_export_writes_no_release_from_a_damaged_table(tiny_warehouse: Path, tmp_path: Path) -> None:
+    """A release is the version's data as published: from a table that no longer matches its
+    fingerprint, `paperfeed export` writes nothing and exits 6 with one line saying why."""
+    warehouse = copied(tiny_warehouse, tmp_path)
+    store = Warehouse.at(warehouse)
+    current = store.current()
+    assert current is not None
+    papers = DeltaTable(store.table_uri("papers"), version=current.delta_versions["papers"])
+    victim = Path(next(uri for uri in papers.file_uris() if b"Paper Two" in Path(uri).read_bytes()))
+    victim.write_bytes(victim.read_bytes().replace(b"Paper Two", b"Paper Tw0"))
+    release = warehouse / "releases" / "version=0002"
+    shutil.rmtree(release)
+
+    result = CliRunner().invoke(app, ["export", "-w", str(warehouse), "--version", "2"], env={"COLUMNS": "200"})
+    assert result.exit_code == 6 and "Traceback" not in result.output
+    assert "papers in dataset version 2 no longer matches the fingerprint it was published with" in result.output
+    assert not release.exists() and [p.name for p in (warehouse / "releases").iterdir() if p.name.startswith("version=")] == ["version=0001"]
