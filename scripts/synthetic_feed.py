@@ -5,7 +5,7 @@ days late, some are cut short, and now and then a file is no feed at all.
 
     .venv/bin/python scripts/synthetic_feed.py OUT_FOLDER --files 400 [--per-file 70] [--seed 1]
 
-Used by scripts/benchmark.py and by the tests of a long history (tests/integration).
+Used by scripts/benchmark.py and by the long-history test.
 """
 
 from __future__ import annotations
@@ -62,11 +62,13 @@ def write_feed(out: Path, files: int, per_file: int = 70, seed: int = 1) -> Feed
     papers: list[Paper] = []
     feed = Feed()
     arrivals: list[tuple[float, Path, bytes, str, int]] = []
+    on_page: list[Paper] = []  # the papers not gone yet, in arrival order
     day = -1
     while len(arrivals) < files + 10:  # a few more than asked: the latest arrivals are cut off
         day += 1
+        on_page = [p for p in on_page if p.last_day >= day]
         # New papers arrive every day; each stays on the page for one to ten days.
-        while len([p for p in papers if p.first_day <= day <= p.last_day]) < per_file:
+        while len(on_page) < per_file:
             title, abstract = base[len(papers) % len(base)]
             k = len(papers)
             paper = Paper(
@@ -79,7 +81,8 @@ def write_feed(out: Path, files: int, per_file: int = 70, seed: int = 1) -> Feed
                 paper.revised_on = rng.randint(day + 1, paper.last_day)
                 paper.revision = f" In a revised version, we add experiment {rng.randint(1, 99)}."
             papers.append(paper)
-        listed = [p for p in papers if p.first_day <= day <= p.last_day]
+            on_page.append(paper)
+        listed = list(on_page)
         rng.shuffle(listed)
         listed.sort(key=lambda p: (day - p.first_day) + rng.random() * 3)  # newer papers rank higher, loosely
         records = [(p.title, p.abstract + (p.revision if p.revised_on is not None and day >= p.revised_on else "")) for p in listed]
