@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -52,3 +55,14 @@ def test_values_print_as_they_are_not_as_markup(tiny_warehouse: Path, columns: s
     assert result.exit_code == 0, result.output
     assert ("row 1" in result.output) == (columns == "80")
     assert "[bold]BERT[/bold] and [mask] [/]" in result.output and "[t]" in result.output
+
+
+@pytest.mark.parametrize("format", ["table", "csv", "json"])
+def test_a_reader_that_stops_early_ends_the_query_quietly(tiny_warehouse: Path, format: str) -> None:
+    """`paperfeed sql ... | head -1`, the installed command in a shell: status 141 (SIGPIPE) or 0,
+    as Unix tools end, and not a word on stderr."""
+    command = [str(Path(sys.executable).with_name("paperfeed")), "sql", "-w", str(tiny_warehouse), "--format", format,
+               "SELECT range AS n, repeat('x', 80) AS pad FROM range(5000)"]
+    shell = f"{shlex.join(command)} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}"
+    done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120, check=True)
+    assert done.stdout.strip() in {"0", "141"} and done.stderr == ""

@@ -13,6 +13,8 @@ import pytest
 from deltalake import DeltaTable
 
 from helpers import abstract, feed_bytes, ingest
+from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.ops.run import run_ingest
 from paperfeed.storage.duckdb import connect, open_version, view_statements
 from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.lock import WarehouseLocked
@@ -48,6 +50,16 @@ def test_same_input_again_publishes_nothing_and_records_a_noop(tmp_path: Path) -
     assert [o.status for o in again.outcomes] == ["already ingested"]
     runs = Warehouse.at(w).runs()
     assert runs.select("status", "dataset_version").rows() == [("published", 1), ("noop", 1)]
+    assert again.message == "nothing new: dataset version 1 stays current"
+
+
+def test_an_empty_landing_folder_on_a_new_warehouse_says_so(tmp_path: Path) -> None:
+    """Not 'dataset version None stays current': what the operator needs to know."""
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    nothing = run_ingest(Warehouse.at(tmp_path / "warehouse"), IngestRequest(FromLanding(landing)))
+    assert nothing.status == "noop" and nothing.dataset_version is None and nothing.outcomes == []
+    assert nothing.message == f"nothing new: {landing.resolve()} holds no files; nothing is published yet"
 
 
 def test_unchanged_tables_keep_their_delta_version(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import enum
 import json
+import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,9 +41,13 @@ class Format(enum.StrEnum):
 
 
 def emit(frame: pl.DataFrame, format: Format) -> None:
-    """A result on stdout: a table for people, CSV or JSON (one object per row) for machines."""
+    """A result on stdout: a table for people, CSV or JSON (one object per row) for machines. A
+    reader that stops early (`| head`) ends the command as it ends Unix tools: quietly, by SIGPIPE
+    (status 141), not with Click's silent exit 1, which reads as "published with rejections".
+    For the query commands only: they hold no socket that the signal could also end."""
     import polars as pl
 
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     if format is Format.json:
         sys.stdout.write(frame.write_json() + "\n")
         return

@@ -45,7 +45,8 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         checks=progress.checks,
     )
     if summary.status is RunStatus.NOOP:
-        message = f"nothing new: dataset version {summary.dataset_version} stays current"
+        empty = f"{ctx.landing} holds no files; " if not summary.outcomes else ""
+        message = f"nothing new: {empty}{_stays(summary.dataset_version)}"
         warehouse.append_run(run_row(ctx, summary, message, RunStatus.NOOP, None))
         return replace(summary, message=message)
     number = (base.number if base else 0) + 1
@@ -59,7 +60,7 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         failures = verdict.summary(runs)
     if failures:
         message = (
-            f"publish gate failed, nothing published (dataset version {summary.dataset_version} stays current):\n{failures}"
+            f"publish gate failed, nothing published ({_stays(summary.dataset_version)}):\n{failures}"
         )
         warehouse.append_run(run_row(ctx, summary, message, RunStatus.FAILED, report))
         warehouse.recover()  # the batches' writes: no version names them
@@ -137,3 +138,8 @@ def run_row(ctx: RunContext, summary: RunSummary, message: str, status: RunStatu
         "quality_report": str(report) if report else None,
         "checks": [check.__dict__ for check in summary.checks],
     }
+
+
+def _stays(number: int | None) -> str:
+    """What stays, when a run publishes nothing."""
+    return f"dataset version {number} stays current" if number is not None else "nothing is published yet"
