@@ -1,7 +1,8 @@
 """A run's work on one batch of files: read, keep, prepare, check, curate, check again, write.
 
-A run takes its new files a batch at a time (about PREPARE_BATCH_BYTES of them), so its memory is
-one batch's, however many files it ingests. Each batch's changes are written to the tables as
+A run takes its new files a batch at a time (about PREPARE_BATCH_BYTES of them), so it holds one
+batch of parsed text at a time. (Its peak memory still grows from batch to batch, measured: see
+the README's Performance section.) Each batch's changes are written to the tables as
 Delta versions that no dataset version names yet; the run's `runs` commit, after its last batch,
 publishes them all at once (ops/finish.py). `Progress` is what a run carries from batch to batch.
 """
