@@ -21,6 +21,16 @@ from paperfeed.storage.warehouse import Warehouse
 ONE = ("Paper One", abstract("one"))
 
 
+
+def damage_papers(store: Warehouse) -> None:
+    """The current papers table's file with Paper Two: its title changed in place, same size (as a
+    flipped bit or a hand edit would)."""
+    current = store.current()
+    assert current is not None
+    papers = DeltaTable(store.table_uri("papers"), version=current.delta_versions["papers"])
+    victim = Path(next(uri for uri in papers.file_uris() if b"Paper Two" in Path(uri).read_bytes()))
+    victim.write_bytes(victim.read_bytes().replace(b"Paper Two", b"Paper Tw0"))
+
 def test_a_healthy_warehouse_has_no_findings(tiny_warehouse: Path) -> None:
     result = verify(Warehouse.at(tiny_warehouse), all_versions=True)
     assert result.findings == []
@@ -33,12 +43,7 @@ def test_a_healthy_warehouse_has_no_findings(tiny_warehouse: Path) -> None:
 def test_damage_is_found_where_it_is(tiny_warehouse: Path, tmp_path: Path) -> None:
     warehouse = copied(tiny_warehouse, tmp_path)
     store = Warehouse.at(warehouse)
-    current = store.current()
-    assert current is not None
-    # papers: a title changed in place, same size (as a flipped bit or a hand edit would)
-    papers = DeltaTable(store.table_uri("papers"), version=current.delta_versions["papers"])
-    victim = Path(next(uri for uri in papers.file_uris() if b"Paper Two" in Path(uri).read_bytes()))
-    victim.write_bytes(victim.read_bytes().replace(b"Paper Two", b"Paper Tw0"))
+    damage_papers(store)
     # the archive: the HTML page's copy cut short
     page = arrivals(store.layout).filter(pl.col("source_name") == "page.html")["snapshot_id"][0]
     store.layout.raw_file(page).write_bytes(b"<html>")
@@ -96,12 +101,7 @@ def test_export_writes_no_release_from_a_damaged_table(tiny_warehouse: Path, tmp
     """A release is the version's data as published: from a table that no longer matches its
     fingerprint, `paperfeed export` writes nothing and exits 6 with one line saying why."""
     warehouse = copied(tiny_warehouse, tmp_path)
-    store = Warehouse.at(warehouse)
-    current = store.current()
-    assert current is not None
-    papers = DeltaTable(store.table_uri("papers"), version=current.delta_versions["papers"])
-    victim = Path(next(uri for uri in papers.file_uris() if b"Paper Two" in Path(uri).read_bytes()))
-    victim.write_bytes(victim.read_bytes().replace(b"Paper Two", b"Paper Tw0"))
+    damage_papers(Warehouse.at(warehouse))
     release = warehouse / "releases" / "version=0002"
     shutil.rmtree(release)
 
