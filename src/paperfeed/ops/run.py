@@ -118,11 +118,10 @@ def run_ingest(
 
 
 def has_new_files(warehouse: Warehouse, source: FromLanding) -> bool:
-    """Whether the landing folder holds a file no run has seen (by name, size and time), without
+    """Whether the files the run would consider include one no run has seen (by name, size and time), without
     reading any file: a quick look, to decide whether to load Great Expectations early."""
     seen = set(raw_archive.arrivals(warehouse.layout).select("source_name", "n_bytes", "arrived_at").iter_rows())
-    listed = list_landing(source.folder, source.settle_seconds).files
-    return any((f.source_name, f.size, f.arrived_at) not in seen for f in listed)
+    return any((f.source_name, f.size, f.arrived_at) not in seen for f in find_files(source).files)
 
 
 def load_state(warehouse: Warehouse) -> DatasetVersion | None:
