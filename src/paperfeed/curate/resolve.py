@@ -1,0 +1,228 @@
+"""Entity resolution: which known paper each new record is, if any, deterministic and explained.
+
+resolve(new, index) compares each new record with the known papers its block keys find
+(paperfeed.curate.blocking) and with the other new records of the batch sharing a key, judges each
+pair (paperfeed.curate.similarity: rules, guards, thresholds), then joins the pairs that are one
+work with union-find, strongest evidence first: same_title, same_abstract,
+similar_title_corroborated, similar_title; ties by scores, then by the records' text. A join is
+skipped (and listed) when it would put two known papers in one group, or two titles that a hard
+guard keeps apart (a chain A~B~C must not join A and C that conflict).
+
+Records are identified by their text (title_key, abstract), never by row position, so any row
+order gives the same result. A group of new records without a known paper is a new paper; its
+representative is its smallest (title_key, abstract), and its id is stable_hash(title_key) as
+today unless another group or a known paper has that id: then stable_hash(title_key + abstract).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+import polars as pl
+
+from paperfeed.curate.blocking import KnownIndex, block_keys, build_index
+from paperfeed.curate.similarity import (
+    JOIN_RULES,
+    Verdict,
+    abstract_words,
+    cut_short,
+    jaccard,
+    judge,
+    shingles,
+    title_score,
+    titles_conflict,
+)
+from paperfeed.prepare.identify import stable_hash
+
+DECISIONS = pl.Schema(
+    {"resolved_id": pl.String, "is_new_paper": pl.Boolean, "rule": pl.String, "title_score": pl.Float64,
+     "abstract_score": pl.Float64, "abstract_cut": pl.Boolean, "matched_title_key": pl.String}
+)  # fmt: skip
+CANDIDATES = pl.Schema(
+    {"title_key": pl.String, "abstract_hash": pl.String, "other_paper_id": pl.String, "other_title_key": pl.String,
+     "other_abstract_hash": pl.String, "title_score": pl.Float64, "abstract_score": pl.Float64, "abstract_cut": pl.Boolean,
+     "reason": pl.String}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Resolution:
+    # The new records, in their order, + DECISIONS: resolved_id is the known paper joined, or the new
+    # paper's id (is_new_paper); rule and scores are those of the join that put the record in its
+    # group (None for a record that joined nothing), matched_title_key the other side's title.
+    decisions: pl.DataFrame
+    candidates: pl.DataFrame  # CANDIDATES: pairs kept apart with evidence enough to review, sorted
+
+
+@dataclass(frozen=True)
+class _Entity:
+    """A known paper (paper_id set) or a distinct new record."""
+
+    titles: tuple[str, ...]
+    abstracts: tuple[str, ...]
+    paper_id: str | None = None
+
+
+class _Scorer:
+    """Compares entities, folding and shingling each abstract once per call."""
+
+    def __init__(self) -> None:
+        self._words: dict[str, tuple[str, ...]] = {}
+        self._shingles: dict[str, set[tuple[str, ...]]] = {}
+
+    def _folded(self, abstract: str) -> tuple[tuple[str, ...], set[tuple[str, ...]]]:
+        if abstract not in self._words:
+            self._words[abstract] = abstract_words(abstract)
+            self._shingles[abstract] = shingles(self._words[abstract])
+        return self._words[abstract], self._shingles[abstract]
+
+    def compare(self, a: _Entity, b: _Entity) -> tuple[Verdict, str]:
+        """The verdict on two entities from their closest titles and abstracts, and b's closest title."""
+        score, closest = max((title_score(x, y), y) for x in a.titles for y in b.titles)
+        guard = next((g for x in a.titles for y in b.titles if (g := titles_conflict(x, y))), None)
+        abstract, cut = None, False
+        if a.abstracts and b.abstracts:
+            pairs = [(self._folded(x), self._folded(y)) for x in a.abstracts for y in b.abstracts]
+            abstract = max(jaccard(sx, sy) for (_, sx), (_, sy) in pairs)
+            cut = any(cut_short(wx, wy) for (wx, _), (wy, _) in pairs)
+        same = not set(a.titles).isdisjoint(b.titles)
+        return judge(score, same, abstract, cut, guard), closest
+
+
+def compare(title_key_a: str, abstract_a: str | None, title_key_b: str, abstract_b: str | None) -> Verdict:
+    """The verdict on two single records (for review and tests; resolve() compares whole papers)."""
+    a, b = (_Entity((k,), (t,) if t else ()) for k, t in ((title_key_a, abstract_a), (title_key_b, abstract_b)))
+    return _Scorer().compare(a, b)[0]
+
+
+def resolve_against(new: pl.DataFrame, known: pl.DataFrame) -> Resolution:
+    """resolve() with the index built here: known is paper_id, title_key, abstract (one row per sighting)."""
+    return resolve(new, build_index(known))
+
+
+def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
+    """new: title_key, abstract (+ any columns, kept) -> each record's paper and the pairs kept apart."""
+    if new["title_key"].null_count():
+        raise ValueError("every new record needs a title_key")
+    if clash := set(new.columns) & set(DECISIONS):
+        raise ValueError(f"new records already have decision columns: {sorted(clash)}")
+    distinct = new.select("title_key", "abstract").unique().sort("title_key", "abstract", nulls_last=True).rows()
+    records = [_Entity((key,), (abstract,) if abstract else ()) for key, abstract in distinct]
+    nodes = _Nodes(records, index)
+    scorer, joins, listed = _Scorer(), [], []
+    for a, b in _pairs(records, index):
+        verdict, closest = scorer.compare(nodes[a], nodes[b])
+        if verdict.rule is not None:
+            joins.append((JOIN_RULES.index(verdict.rule), -verdict.title_score - (verdict.abstract_score or 0), a, b, verdict, closest))
+        elif verdict.listed(index.rules):
+            listed.append((a, b, verdict, closest))
+    groups = _UnionFind(nodes)
+    attached: dict[int, tuple[Verdict, str]] = {}
+    for *_, a, b, verdict, closest in sorted(joins, key=lambda j: j[:4]):
+        if groups.union(a, b):
+            attached.setdefault(a, (verdict, closest))
+            attached.setdefault(b, (verdict, nodes[a].titles[0]))
+        elif groups.find(a) != groups.find(b):
+            listed.append((a, b, Verdict(None, "conflicts_with_group", *_scores(verdict)), closest))
+    ids = _paper_ids(records, groups, set(index.paper_ids))
+    rows: list[tuple[object, ...]] = []
+    for n, (key, abstract) in enumerate(distinct):
+        if n in attached:
+            verdict, closest = attached[n]
+            rows.append((key, abstract, *ids[n], verdict.rule, *_scores(verdict), closest))
+        else:
+            rows.append((key, abstract, *ids[n], None, None, None, None, None))
+    table = pl.DataFrame(rows, schema={"title_key": pl.String, "abstract": pl.String, **DECISIONS}, orient="row")
+    decisions = new.join(table, on=["title_key", "abstract"], how="left", nulls_equal=True, maintain_order="left")
+    return Resolution(decisions, _candidates(listed, nodes))
+
+
+def _pairs(records: Sequence[_Entity], index: KnownIndex) -> Iterator[tuple[int, int]]:
+    """Record-known pairs (b offset by len(records)) and record-record pairs (a < b) sharing a block."""
+    batch: dict[str, list[int]] = {}
+    for n, record in enumerate(records):
+        abstract = record.abstracts[0] if record.abstracts else None
+        for position in index.candidates(record.titles[0], abstract):
+            yield n, len(records) + position
+        for block in block_keys(record.titles[0], abstract, index.frequency, index.rules):
+            batch.setdefault(block, []).append(n)
+    seen: set[tuple[int, int]] = set()
+    for block, members in sorted(batch.items()):
+        if len(members) <= index.rules.max_block or block.startswith("=:"):
+            seen.update(combinations(members, 2))
+    yield from sorted(seen)
+
+
+def _scores(verdict: Verdict) -> tuple[float, float | None, bool]:
+    return verdict.title_score, verdict.abstract_score, verdict.abstract_cut
+
+
+class _Nodes:
+    """Node n: record n when n < len(records), else known paper n - len(records), made when first used
+    (a call touches the records' candidates only, never the whole history)."""
+
+    def __init__(self, records: list[_Entity], index: KnownIndex) -> None:
+        self.records, self.index = records, index
+        self.known: dict[int, _Entity] = {}
+
+    def __getitem__(self, n: int) -> _Entity:
+        if n < len(self.records):
+            return self.records[n]
+        if n not in self.known:
+            p, i = n - len(self.records), self.index
+            self.known[n] = _Entity(i.titles[p], i.abstracts[p], i.paper_ids[p])
+        return self.known[n]
+
+
+class _UnionFind:
+    """Groups of nodes; a union is refused when it would hold two known papers or conflicting titles."""
+
+    def __init__(self, nodes: _Nodes) -> None:
+        self.nodes, self.parent, self.members = nodes, dict[int, int](), dict[int, list[int]]()
+
+    def find(self, n: int) -> int:
+        while self.parent.get(n, n) != n:
+            self.parent[n] = n = self.parent.get(self.parent[n], self.parent[n])
+        return n
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
+        if any(x.paper_id for x in left) and any(y.paper_id for y in right):
+            return False
+        if any(titles_conflict(s, t) for x in left for y in right for s in x.titles for t in y.titles):
+            return False
+        low, high = sorted((ra, rb))
+        self.parent[high] = low
+        self.members[low] = self.members.get(low, [low]) + self.members.pop(high, [high])
+        return True
+
+
+def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> list[tuple[str, bool]]:
+    """Each record's paper_id and whether it is a new paper. Records come sorted, so a group's
+    root (its smallest node) is its smallest record: the representative."""
+    roots = [groups.find(n) for n in range(len(records))]
+    known_of = {r: p for r in set(roots) for m in groups.members.get(r, [r]) if (p := groups.nodes[m].paper_id) is not None}
+    reps = sorted({r for r in roots if r not in known_of})
+    plain = [stable_hash(records[r].titles[0]) for r in reps]
+    taken = {h for h in plain if plain.count(h) > 1} | known_ids
+    new_id = {
+        r: h if h not in taken else stable_hash(records[r].titles[0] + "\n" + "".join(records[r].abstracts))
+        for r, h in zip(reps, plain, strict=True)
+    }
+    return [(known_of[r], False) if r in known_of else (new_id[r], True) for r in roots]
+
+
+def _candidates(listed: list[tuple[int, int, Verdict, str]], nodes: _Nodes) -> pl.DataFrame:
+    def text_hash(entity: _Entity) -> str | None:
+        return stable_hash(entity.abstracts[0]) if entity.abstracts and entity.paper_id is None else None
+
+    rows = {
+        (a.titles[0], text_hash(a), b.paper_id, closest if b.paper_id else b.titles[0], text_hash(b), *_scores(v), v.reason)
+        for a, b, v, closest in ((nodes[i], nodes[j], v, c) for i, j, v, c in listed)
+    }
+    return pl.DataFrame(sorted(rows, key=str), schema=CANDIDATES, orient="row")
