@@ -24,6 +24,7 @@ import polars as pl
 
 from paperfeed.curate.blocking import KnownIndex, block_keys, build_index
 from paperfeed.curate.similarity import (
+    GUARDS,
     JOIN_RULES,
     Verdict,
     abstract_words,
@@ -118,7 +119,7 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
             joins.append((JOIN_RULES.index(verdict.rule), -verdict.title_score - (verdict.abstract_score or 0), a, b, verdict, closest))
         elif verdict.listed(index.rules):
             listed.append((a, b, verdict, closest))
-    groups = _UnionFind(nodes)
+    groups = _UnionFind(nodes, scorer)
     attached: dict[int, tuple[Verdict, str]] = {}
     for *_, a, b, verdict, closest in sorted(joins, key=lambda j: j[:4]):
         if groups.union(a, b):
@@ -177,10 +178,12 @@ class _Nodes:
 
 
 class _UnionFind:
-    """Groups of nodes; a union is refused when it would hold two known papers or conflicting titles."""
+    """Groups of nodes; a union is refused when it would hold two known papers, or two members a
+    hard guard keeps apart (titles, or clearly different abstracts: A and C may each be close to
+    a B in between, never to each other)."""
 
-    def __init__(self, nodes: _Nodes) -> None:
-        self.nodes, self.parent, self.members = nodes, dict[int, int](), dict[int, list[int]]()
+    def __init__(self, nodes: _Nodes, scorer: _Scorer) -> None:
+        self.nodes, self.scorer, self.parent, self.members = nodes, scorer, dict[int, int](), dict[int, list[int]]()
 
     def find(self, n: int) -> int:
         while self.parent.get(n, n) != n:
@@ -194,7 +197,7 @@ class _UnionFind:
         left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
         if any(x.paper_id for x in left) and any(y.paper_id for y in right):
             return False
-        if any(titles_conflict(s, t) for x in left for y in right for s in x.titles for t in y.titles):
+        if any(self.scorer.compare(x, y)[0].reason in GUARDS for x in left for y in right):
             return False
         low, high = sorted((ra, rb))
         self.parent[high] = low

@@ -69,6 +69,8 @@ RULES = MatchRules()
 
 # Rules that join, strongest first (ties between candidates are settled in this order).
 JOIN_RULES = ("same_title", "same_abstract", "similar_title_corroborated", "similar_title")
+# Reasons that always keep two records apart (the others, "in_between", only fail to join them).
+GUARDS = frozenset({"part_differs", "part_added", "sequel_number", "numbers_differ", "different_abstracts"})
 _ROMAN = re.compile(r"^x{0,3}(ix|iv|v?i{0,3})$")
 _ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
 _NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10}
