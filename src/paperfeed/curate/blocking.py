@@ -3,29 +3,26 @@
 Each paper gets a handful of block keys; a record is compared only with the papers sharing a key
 (dictionary look-ups: the cost per record does not grow with the number of known papers):
 - its exact title key (the same-title rule);
-- pairs among its title's `rare_tokens` rarest words (first five letters, so 'video'/'videos'
+- triples among its title's `rare_tokens` rarest words (first five letters, so 'video'/'videos'
   agree), rarity being the document frequency among known titles: similar titles share their rare
-  words, and a typo in one of four still leaves three words, three pairs, in common;
+  words, and with one or two of five changed, three words, one triple, are still in common;
 - each sentence of its abstract of at least `sentence_words` words (folded), and the abstract's
   first `sentence_words` words: near-identical and revised abstracts keep sentences verbatim, a
   cut-short abstract keeps its opening. Sentences are near-unique across papers, so blocks stay small.
-Keys are text, not hashes: no randomness, the same blocks in every process.
+Keys are text, not hashes: no randomness, the same blocks in every process. Abstract keys are made
+for a whole frame at once (Polars), by the same function for known papers and new records.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
-from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import polars as pl
 
 from paperfeed.curate.similarity import RULES, MatchRules
-from paperfeed.prepare.identify import title_key
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _STOP = frozenset(
     "a an and are as at be by can do does for from how in into is it its of on or our the their this to towards toward "
     "via we what when where which while who why with without".split()
@@ -38,25 +35,43 @@ def title_tokens(key: str) -> list[str]:
 
 
 def title_block_keys(key: str, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[str]:
+    """The exact key, and the triples among the title's rare_tokens rarest words (pairs for three
+    words, the words themselves for one or two): one or two changed words still leave a triple."""
     tokens = sorted(title_tokens(key), key=lambda t: (frequency.get(t, 0), t))[: rules.rare_tokens]
-    pairs = [f"t:{a} {b}" for a, b in itertools.combinations(sorted(tokens), 2)] or [f"t:{t}" for t in tokens]
-    return [f"=:{key}", *pairs]
+    size = min(3, max(1, len(tokens) - 1))
+    return [f"=:{key}", *(f"t:{' '.join(c)}" for c in itertools.combinations(sorted(tokens), size))]
 
 
-def abstract_block_keys(abstract: str | None, rules: MatchRules = RULES) -> list[str]:
-    if not abstract:
-        return []
-    words = title_key(abstract).split()
-    keys = {f"o:{' '.join(words[: rules.sentence_words])}"}
-    for sentence in _SENTENCE_END.split(abstract):
-        folded = title_key(sentence)
-        if folded.count(" ") + 1 >= rules.sentence_words:
-            keys.add(f"s:{folded}")
-    return sorted(keys)
+def _folded(text: pl.Expr) -> pl.Expr:
+    """Polars' fold of text for block keys (close to title_key; the same on both sides is what counts)."""
+    return text.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
 
 
-def block_keys(key: str, abstract: str | None, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[str]:
-    return title_block_keys(key, frequency, rules) + abstract_block_keys(abstract, rules)
+def abstract_block_keys(frame: pl.DataFrame, rules: MatchRules = RULES) -> pl.DataFrame:
+    """frame: row, abstract -> row, key: the abstract's opening words and its long sentences."""
+    texts = frame.select("row", "abstract").filter(pl.col("abstract").str.len_chars() > 0)
+    opening = texts.select("row", key=pl.lit("o:") + _folded(pl.col("abstract").str.slice(0, 400)).str.split(" ").list.head(rules.sentence_words).list.join(" "))
+    sentences = (
+        texts.select("row", sentence=pl.col("abstract").str.replace_all(r"([.!?])\s+", "$1\n").str.split("\n"))
+        .explode("sentence")
+        .select("row", folded=_folded(pl.col("sentence")))
+        .filter(pl.col("folded").str.count_matches(" ") + 1 >= rules.sentence_words)
+        .select("row", key=pl.lit("s:") + pl.col("folded"))
+    )
+    return pl.concat([opening, sentences]).unique()
+
+
+def is_abstract_key(block: str) -> bool:
+    return block[:2] in ("o:", "s:")
+
+
+def block_keys(records: pl.DataFrame, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[list[str]]:
+    """records: title_key, abstract -> each record's block keys, sorted."""
+    rows = records.select("title_key", "abstract").with_row_index("row", 0).cast({"row": pl.Int64})
+    keys: list[list[str]] = [title_block_keys(k, frequency, rules) for k in rows["title_key"].to_list()]
+    for row, key in abstract_block_keys(rows, rules).iter_rows():
+        keys[row].append(key)
+    return [sorted(set(k)) for k in keys]
 
 
 def token_frequency(title_keys: pl.Series) -> dict[str, int]:
@@ -76,12 +91,14 @@ class KnownIndex:
     blocks: dict[str, list[int]]  # block key -> positions (keys over max_block are dropped)
     rules: MatchRules
 
-    def candidates(self, key: str, abstract: str | None) -> list[int]:
-        """Positions of the known papers sharing a block key with this record, ascending."""
-        found: set[int] = set()
-        for block in block_keys(key, abstract, self.frequency, self.rules):
-            found.update(self.blocks.get(block, ()))
-        return sorted(found)
+    def candidates(self, keys: list[str]) -> list[tuple[int, bool]]:
+        """Positions of the known papers sharing one of these block keys, ascending, each with
+        whether an abstract key is among those shared (else the titles alone brought it)."""
+        found: dict[int, bool] = {}
+        for block in keys:
+            for position in self.blocks.get(block, ()):
+                found[position] = found.get(position, False) or is_abstract_key(block)
+        return sorted(found.items())
 
 
 def build_index(known: pl.DataFrame, rules: MatchRules = RULES) -> KnownIndex:
@@ -96,13 +113,16 @@ def build_index(known: pl.DataFrame, rules: MatchRules = RULES) -> KnownIndex:
     titles = [tuple(t) for t in grouped["title_key"].to_list()]
     abstracts = [tuple(a) for a in grouped["abstract"].to_list()]
     frequency = token_frequency(known["title_key"])
-    blocks: defaultdict[str, set[int]] = defaultdict(set)
-    for position, (keys, texts) in enumerate(zip(titles, abstracts, strict=True)):
-        for key in keys:
-            for block in title_block_keys(key, frequency, rules):
-                blocks[block].add(position)
-        for text in texts:
-            for block in abstract_block_keys(text, rules):
-                blocks[block].add(position)
-    kept = {block: sorted(members) for block, members in blocks.items() if len(members) <= rules.max_block or block.startswith("=:")}
-    return KnownIndex(paper_ids, titles, abstracts, frequency, kept, rules)
+    rows = grouped.with_row_index("row", 0).cast({"row": pl.Int64})
+    title_rows = rows.select("row", "title_key").explode("title_key").drop_nulls().rows()
+    keyed = pl.concat([
+        pl.DataFrame([(r, b) for r, k in title_rows for b in title_block_keys(k, frequency, rules)], schema={"row": pl.Int64, "key": pl.String}, orient="row"),
+        abstract_block_keys(rows.select("row", "abstract").explode("abstract").drop_nulls(), rules),
+    ])  # fmt: skip
+    blocks = (
+        keyed.unique()
+        .group_by("key")
+        .agg(pl.col("row").sort())
+        .filter((pl.col("row").list.len() <= rules.max_block) | pl.col("key").str.starts_with("=:"))
+    )
+    return KnownIndex(paper_ids, titles, abstracts, frequency, dict(zip(blocks["key"].to_list(), blocks["row"].to_list(), strict=True)), rules)

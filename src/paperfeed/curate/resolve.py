@@ -22,10 +22,11 @@ from itertools import combinations
 
 import polars as pl
 
-from paperfeed.curate.blocking import KnownIndex, block_keys, build_index
+from paperfeed.curate.blocking import KnownIndex, block_keys, build_index, is_abstract_key
 from paperfeed.curate.similarity import (
     GUARDS,
     JOIN_RULES,
+    MatchRules,
     Verdict,
     abstract_words,
     cut_short,
@@ -79,6 +80,11 @@ class _Scorer:
             self._shingles[abstract] = shingles(self._words[abstract])
         return self._words[abstract], self._shingles[abstract]
 
+    @staticmethod
+    def close_titles(a: _Entity, b: _Entity, rules: MatchRules) -> bool:
+        """The cheap filter before the abstracts are compared: could these titles join or be listed?"""
+        return any(title_score(x, y) >= rules.candidate_title for x in a.titles for y in b.titles)
+
     def compare(self, a: _Entity, b: _Entity) -> tuple[Verdict, str]:
         """The verdict on two entities from their closest titles and abstracts, and b's closest title."""
         score, closest = max((title_score(x, y), y) for x in a.titles for y in b.titles)
@@ -109,11 +115,14 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
         raise ValueError("every new record needs a title_key")
     if clash := set(new.columns) & set(DECISIONS):
         raise ValueError(f"new records already have decision columns: {sorted(clash)}")
-    distinct = new.select("title_key", "abstract").unique().sort("title_key", "abstract", nulls_last=True).rows()
+    table = new.select("title_key", "abstract").unique().sort("title_key", "abstract", nulls_last=True)
+    distinct = table.rows()
     records = [_Entity((key,), (abstract,) if abstract else ()) for key, abstract in distinct]
     nodes = _Nodes(records, index)
     scorer, joins, listed = _Scorer(), [], []
-    for a, b in _pairs(records, index):
+    for a, b, by_abstract in _pairs(table, index):
+        if not by_abstract and not scorer.close_titles(nodes[a], nodes[b], index.rules):
+            continue  # brought by title words only, and titles too far apart to join or to list
         verdict, closest = scorer.compare(nodes[a], nodes[b])
         if verdict.rule is not None:
             joins.append((JOIN_RULES.index(verdict.rule), -verdict.title_score - (verdict.abstract_score or 0), a, b, verdict, closest))
@@ -140,20 +149,22 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
     return Resolution(decisions, _candidates(listed, nodes))
 
 
-def _pairs(records: Sequence[_Entity], index: KnownIndex) -> Iterator[tuple[int, int]]:
-    """Record-known pairs (b offset by len(records)) and record-record pairs (a < b) sharing a block."""
+def _pairs(records: pl.DataFrame, index: KnownIndex) -> Iterator[tuple[int, int, bool]]:
+    """Record-known pairs (b offset by len(records)) and record-record pairs (a < b) sharing a
+    block, each with whether they share an abstract key."""
     batch: dict[str, list[int]] = {}
-    for n, record in enumerate(records):
-        abstract = record.abstracts[0] if record.abstracts else None
-        for position in index.candidates(record.titles[0], abstract):
-            yield n, len(records) + position
-        for block in block_keys(record.titles[0], abstract, index.frequency, index.rules):
+    for n, keys in enumerate(block_keys(records, index.frequency, index.rules)):
+        for position, by_abstract in index.candidates(keys):
+            yield n, records.height + position, by_abstract
+        for block in keys:
             batch.setdefault(block, []).append(n)
-    seen: set[tuple[int, int]] = set()
+    seen: dict[tuple[int, int], bool] = {}
     for block, members in sorted(batch.items()):
         if len(members) <= index.rules.max_block or block.startswith("=:"):
-            seen.update(combinations(members, 2))
-    yield from sorted(seen)
+            for pair in combinations(members, 2):
+                seen[pair] = seen.get(pair, False) or is_abstract_key(block)
+    for (a, b), by_abstract in sorted(seen.items()):
+        yield a, b, by_abstract
 
 
 def _scores(verdict: Verdict) -> tuple[float, float | None, bool]:
