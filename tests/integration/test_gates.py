@@ -33,7 +33,7 @@ NOW = dt.datetime(2026, 11, 22, tzinfo=dt.UTC)
 
 @pytest.fixture(scope="module")
 def gate() -> QualityGate:
-    return QualityGate("20261122T054051Z-6055a04a", NOW)
+    return QualityGate()
 
 
 def check(gate: QualityGate, raw: bytes, name: str = "feed.txt", year: int | None = 2025) -> PreparedSnapshot:
@@ -252,7 +252,7 @@ def test_a_threshold_is_an_edit_to_a_json_file(edited_suites: Path, tmp_path: Pa
             expectation["kwargs"]["max_value"] = 100
             expectation["description"] = "an abstract must be at most 100 characters long"
     path.write_text(json.dumps(suite))
-    snap = check(QualityGate("edited", NOW), feed_bytes("Mar 14", GOOD))
+    snap = check(QualityGate(), feed_bytes("Mar 14", GOOD))
     assert snap.quarantined is not None and snap.quarantined.height == 2
     assert snap.quarantined["reason"][0].startswith("an abstract must be at most 100 characters long (observed")
 

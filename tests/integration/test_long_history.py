@@ -36,7 +36,7 @@ def test_two_hundred_versions_published_by_append_and_merge_equal_a_full_rebuild
             raws.append(raw)
             seen.add(raw.snapshot_id)
     # The gates once for all files (they judge each file on its own); then run after run.
-    checked = check_snapshots(QualityGate("history", NOW), prepare_snapshots([(raw, None) for raw in raws]))
+    checked = check_snapshots(QualityGate(), prepare_snapshots([(raw, None) for raw in raws]))
     store = Warehouse.at(tmp_path / "warehouse")
     version = None
     for i, snapshot in enumerate(checked):

@@ -4,12 +4,14 @@ validated against a frame.
 The only module that imports great_expectations, and only when something is to be validated (or
 `prewarm` asks for it early): the import costs seconds. One in-memory GX context per process holds
 every suite; each run validates through it. GX validates pandas, not Polars, so frames cross over
-through Arrow here. Nothing is written to disk: the run report shows every check.
+through Arrow here. Nothing is written to disk: the run report shows every check. Batches are
+validated with `Batch.validate`, not `ValidationDefinition.run`, which would also keep every result
+in the context's results store: a process that validates batch after batch (a backfill, `serve`)
+would hold all of them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import threading
@@ -37,10 +39,18 @@ def suites_dir() -> Path:
 
 
 @dataclass(frozen=True)
-class _Suites:
-    """One GX context with a validation definition per suite of one folder."""
+class _Suite:
+    """A suite and the batch definition (a pandas frame, whole) it validates."""
 
-    definitions: dict[str, Any]
+    expectations: Any
+    batch: Any
+
+
+@dataclass(frozen=True)
+class _Suites:
+    """One GX context with each suite of one folder."""
+
+    definitions: dict[str, _Suite]
     positions: dict[str, dict[str, int]]  # suite -> expectation id -> place in the file
 
 
@@ -79,7 +89,7 @@ def _load(files: list[Path]) -> _Suites:
         suite = context.suites.add(load_suite(path))
         positions[path.stem] = {str(e.id): i for i, e in enumerate(suite.expectations)}
         batch = source.add_dataframe_asset(path.stem).add_batch_definition_whole_dataframe("whole")
-        definitions[path.stem] = context.validation_definitions.add(gx.ValidationDefinition(name=path.stem, data=batch, suite=suite))
+        definitions[path.stem] = _Suite(suite, batch)
     return _Suites(definitions, positions)
 
 
@@ -97,29 +107,21 @@ def prewarm() -> threading.Thread:
 
 
 class QualityGate:
-    """One run's view of the gate: validates frames against the suites, in that run's name."""
-
-    def __init__(self, run_id: str, started_at: dt.datetime) -> None:
-        self.run_id = run_id
-        self.started_at = started_at
+    """The gate as Great Expectations runs it: validates frames against the suites."""
 
     def validate(self, suite: str, frame: pl.DataFrame, all_rows: bool = True) -> SuiteReport:
         """Every expectation of `suite` against `frame`. With `all_rows`, a failed row-level
         expectation lists every failing row; otherwise the first few and how many."""
-        import great_expectations as gx
-
         suites = _suites()
         if suite not in suites.definitions:
             raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(suites.definitions)})")
         with warnings.catch_warnings():
             # GX 1.24 calls pandas APIs that pandas 3 deprecates; not ours to fix, not the operator's to read.
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            result = suites.definitions[suite].run(
-                batch_parameters={"dataframe": frame.to_pandas()},
-                result_format={"result_format": ALL_ROWS if all_rows else SOME_ROWS},
-                # With no run_time, GX parses the run name as a date, and a name like
-                # '...-6055a04a' reads as an impossible UTC offset: the run would crash.
-                run_id=gx.RunIdentifier(run_name=self.run_id, run_time=self.started_at),
+            definition = suites.definitions[suite]
+            batch = definition.batch.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+            result = batch.validate(
+                definition.expectations, result_format={"result_format": ALL_ROWS if all_rows else SOME_ROWS}
             )
         places = suites.positions[suite]
         failures, checks = [], []
