@@ -198,7 +198,12 @@ def test_a_rejection_stands_until_retried_and_a_fixed_retry_replaces_it(tmp_path
     leap = ("leap.txt", feed_bytes("Feb 29", [ONE]))
     first = ingest(w, leap, year=2025)
     assert [o.status for o in first.outcomes] == ["rejected"]
-    assert ingest(w, leap, year=2024).status == "noop"  # the rejection stands
+    again = ingest(w, leap, year=2024)
+    assert again.status == "noop"  # the rejection stands, and the run says so
+    assert [(o.status, o.reason) for o in again.outcomes] == [
+        ("already ingested", f"same bytes as leap.txt, which was rejected: {first.outcomes[0].reason} "
+         "(run with --retry-rejected once that is fixed)")
+    ]
     retried = ingest(w, leap, year=2024, retry_rejected=True)
     assert [o.status for o in retried.outcomes] == ["accepted"]
     con, _ = open_version(Warehouse.at(w))

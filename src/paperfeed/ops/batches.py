@@ -104,14 +104,8 @@ def curate_batch(
         )
         for r in rows.iter_rows(named=True)
     ]
-    first_names = dict(pl.concat([progress.snapshots, rows]).select("snapshot_id", "source_name").iter_rows())
-    outcomes += [
-        FileOutcome(
-            raw.file.source_name, FileStatus.ALREADY_INGESTED,
-            reason=f"same bytes as {first_names.get(raw.snapshot_id, 'a file earlier in this run')}",
-        )
-        for raw in known
-    ]
+    before = {r["snapshot_id"]: r for r in pl.concat([progress.snapshots, rows]).iter_rows(named=True)}
+    outcomes += [FileOutcome(raw.file.source_name, FileStatus.ALREADY_INGESTED, reason=_seen_before(before.get(raw.snapshot_id))) for raw in known]
     renewed = set(rows["snapshot_id"])
     outcomes += [  # retried, and rejected again for the same reason: its row stands, unchanged
         FileOutcome(s.source_name, FileStatus.REJECTED, reason=f"rejected again: {s.verdict.reason}")
@@ -133,6 +127,16 @@ def curate_batch(
     )
     crash_point("after_plan")
     return change, progress
+
+
+def _seen_before(row: dict[str, object] | None) -> str:
+    """Why a file is not processed again: the file with its bytes, and that file's rejection if it was."""
+    if row is None:
+        return "same bytes as a file earlier in this run"
+    said = f"same bytes as {row['source_name']}"
+    if row["status"] == SnapshotStatus.REJECTED:
+        said += f", which was rejected: {row['reason']} (run with --retry-rejected once that is fixed)"
+    return said
 
 
 def check_batch(gate: Gate, change: Increment, progress: Progress) -> Progress:
