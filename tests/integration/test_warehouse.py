@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import shutil
 import time
 from pathlib import Path
 
@@ -14,7 +15,10 @@ from deltalake import DeltaTable
 
 from helpers import abstract, feed_bytes, ingest
 from paperfeed.ops.context import FromLanding, IngestRequest
+from paperfeed.model.contracts import DATA_TABLES, PAPERS
 from paperfeed.ops.run import run_ingest
+from paperfeed.ops.verify import verify
+from paperfeed.storage.delta import PROPERTIES
 from paperfeed.storage.duckdb import connect, open_version, view_statements
 from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.lock import WarehouseLocked
@@ -78,7 +82,7 @@ def test_a_run_killed_before_its_runs_commit_is_invisible_and_rolled_back(tmp_pa
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
     store = Warehouse.at(w)
     # A run that wrote a table and died before committing its runs row:
-    pl.DataFrame({"paper_id": ["junk"]}).write_delta(
+    pl.DataFrame({"paper_id": ["junk"], "first_seen_month": ["2099-01"]}).write_delta(
         store.table_uri("papers"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"}
     )
     assert counts(w) == (1, 1, 1)  # readers go through the runs table: still version 1
@@ -144,7 +148,7 @@ def test_rollback_happens_once_not_on_every_later_run(tmp_path: Path) -> None:
     w = tmp_path / "warehouse"
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
     store = Warehouse.at(w)
-    pl.DataFrame({"paper_id": ["junk"]}).write_delta(
+    pl.DataFrame({"paper_id": ["junk"], "first_seen_month": ["2099-01"]}).write_delta(
         store.table_uri("papers"), mode="overwrite", delta_write_options={"schema_mode": "overwrite"}
     )
     assert store.recover() == ["papers"]
@@ -266,3 +270,50 @@ def test_a_version_fingerprinted_the_old_way_is_built_on_and_still_verifies(tmp_
         assert is_current_scheme(digest) == (table.name in changed)
         assert digest == (fingerprint if table.name in changed else legacy_fingerprint)(store.read_table(table, second), table)
     assert [f for f in verify(store, all_versions=True).findings if f.area == "tables"] == []
+
+
+class Killed(BaseException):
+    """What a SIGKILL would do to the run at a crash point: nothing after it runs."""
+
+
+def test_tables_written_before_partitions_are_partitioned_by_the_next_run_and_old_versions_stay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse.at(w)
+    first = store.current()
+    assert first is not None
+    partitioned = [t for t in DATA_TABLES if t.partition_by is not None]
+    assert [t.name for t in partitioned] == ["appearances", "papers", "paper_versions"]
+    for table in partitioned:  # as paperfeed wrote them before partitions: one table version, no month column
+        uri = store.table_uri(table.name)
+        assert first.delta_versions[table.name] == 0
+        old = pl.read_delta(uri).drop(str(table.partition_by))
+        shutil.rmtree(uri)
+        old.write_delta(uri, delta_write_options={"configuration": PROPERTIES})
+        assert DeltaTable(uri).metadata().partition_columns == []
+    assert not verify(Warehouse.at(w)).findings
+
+    def kill(point: str) -> None:
+        if point == "after_write:papers":
+            raise Killed(point)
+
+    monkeypatch.setattr("paperfeed.storage.warehouse.crash_point", kill)
+    with pytest.raises(Killed):  # dies after rewriting appearances and papers, before its runs commit
+        ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
+    assert DeltaTable(Warehouse.at(w).table_uri("papers")).metadata().partition_columns == ["first_seen_month"]
+    monkeypatch.undo()
+    store = Warehouse.at(w)
+    assert sorted(store.recover()) == ["appearances", "papers", "snapshots"]  # back to the published layout
+    assert DeltaTable(store.table_uri("papers")).metadata().partition_columns == []
+
+    assert ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO]))).dataset_version == 2
+    store = Warehouse.at(w)
+    for table in partitioned:
+        assert DeltaTable(store.table_uri(table.name)).metadata().partition_columns == [table.partition_by]
+    assert store.version(1).fingerprints == first.fingerprints
+    assert not verify(store, all_versions=True).findings  # version 1 still reads, in its old layout, and matches
+    assert counts(w, 1) == (1, 1, 1) and counts(w) == (2, 3, 2)
+    papers = store.read_table(PAPERS, store.current())
+    assert papers["first_seen_month"].to_list() == ["2025-03", "2025-03"]

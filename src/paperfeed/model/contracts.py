@@ -31,6 +31,11 @@ CHECK = pl.Struct(
 UTC = pl.Datetime("us", "UTC")
 
 
+def month_of(date: pl.Expr) -> pl.Expr:
+    """'2025-03' for a date in March 2025: the value of a table's partition column."""
+    return date.dt.strftime("%Y-%m")
+
+
 class ContractError(ValueError):
     """A frame does not have the columns its table contract declares."""
 
@@ -55,6 +60,15 @@ class TableContract:
     # A date column that grows with time: rows a run changes are recent ones, so writes name the
     # oldest such date they touch and Delta's file statistics skip the files that are older.
     grows_with: str | None = None
+    # The Delta partition column, if the table has one: the month ('YYYY-MM') of `grows_with`,
+    # derived by conform(). A merge names the months of the rows it replaces, so it rewrites those
+    # months' files only, not the whole table. The content fingerprint leaves it out: it repeats
+    # `grows_with`, and leaving it out keeps the fingerprints of tables written before it existed.
+    partition_by: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.partition_by is not None and (self.grows_with is None or self.partition_by not in self.column_names):
+            raise ValueError(f"{self.name}: partition column {self.partition_by!r} needs grows_with and a Column")
 
     @property
     def schema(self) -> pl.Schema:
@@ -64,8 +78,16 @@ class TableContract:
     def column_names(self) -> list[str]:
         return [c.name for c in self.columns]
 
+    @property
+    def fingerprinted(self) -> list[str]:
+        """The columns a row's content fingerprint covers: not the volatile ones, not the partition."""
+        return [c for c in self.column_names if c not in self.volatile and c != self.partition_by]
+
     def conform(self, frame: pl.DataFrame) -> pl.DataFrame:
-        """Select the contract's columns in order, cast to its types; fail on a missing column."""
+        """Select the contract's columns in order, cast to its types (the partition column derived
+        from its date); fail on a missing column."""
+        if self.partition_by is not None and self.grows_with in frame.columns:
+            frame = frame.with_columns(month_of(pl.col(self.grows_with)).alias(self.partition_by))
         missing = [c for c in self.column_names if c not in frame.columns]
         if missing:
             raise ContractError(f"table {self.name!r} is missing columns {missing}")
@@ -84,7 +106,8 @@ class TableContract:
     def as_written(self, frame: pl.DataFrame) -> TableContract:
         """This contract with only the columns `frame` has: an older paperfeed wrote a table
         before some columns existed, and fingerprinted only the columns it wrote."""
-        return replace(self, columns=tuple(c for c in self.columns if c.name in frame.columns))
+        partition = self.partition_by if self.partition_by in frame.columns else None
+        return replace(self, columns=tuple(c for c in self.columns if c.name in frame.columns), partition_by=partition)
 
 
 SNAPSHOTS = TableContract(
@@ -157,8 +180,10 @@ APPEARANCES = TableContract(
         ),
         Column("title_line", pl.Int64, "line of the title in the file (1-based)"),
         Column("abstract_line", pl.Int64, "line of the abstract in the file (1-based)", nullable=True),
+        Column("snapshot_month", pl.String, "month of snapshot_date, 'YYYY-MM' (the Delta partition)"),
     ),
     grows_with="snapshot_date",
+    partition_by="snapshot_month",
 )
 
 PAPERS = TableContract(
@@ -184,8 +209,10 @@ PAPERS = TableContract(
             pl.Boolean,
             "the only abstract ever seen was cut off; a complete one replaces it when it arrives",
         ),
+        Column("first_seen_month", pl.String, "month of first_seen, 'YYYY-MM' (the Delta partition)"),
     ),
     grows_with="first_seen",
+    partition_by="first_seen_month",
 )
 
 PAPER_VERSIONS = TableContract(
@@ -213,8 +240,10 @@ PAPER_VERSIONS = TableContract(
             "every sighting of this text was cut off (such a version exists only while no complete one does)",
         ),
         Column("times_seen", pl.Int64, "appearances that carried this version"),
+        Column("valid_from_month", pl.String, "month of valid_from, 'YYYY-MM' (the Delta partition)"),
     ),
     grows_with="valid_from",
+    partition_by="valid_from_month",
 )
 
 QUARANTINE = TableContract(

@@ -23,7 +23,7 @@ MODULUS = 1 << 128
 
 
 def _rows(frame: pl.DataFrame, contract: TableContract) -> list[str]:
-    columns = [c for c in contract.column_names if c not in contract.volatile]
+    columns = contract.fingerprinted
     return contract.conform(frame).select(pl.struct(columns).struct.json_encode())[:, 0].to_list()
 
 

@@ -14,9 +14,12 @@ from deltalake import CommitProperties, DeltaTable
 PROPERTIES = {"delta.checkpointInterval": "10", "delta.enableExpiredLogCleanup": "false"}
 
 
-def append(frame: pl.DataFrame, target: str | DeltaTable, meta: CommitProperties | None = None) -> DeltaTable:
+def append(
+    frame: pl.DataFrame, target: str | DeltaTable, meta: CommitProperties | None = None, partition_by: str | None = None
+) -> DeltaTable:
     """Append rows to a table (given by its open handle, or by its URI: then created, with
-    PROPERTIES, if it is not there yet); the table's handle, up to date."""
+    PROPERTIES and partitioned by `partition_by`, if it is not there yet); the table's handle, up
+    to date."""
     options: dict[str, object] = {"schema_mode": "merge"}
     if meta is not None:
         options["commit_properties"] = meta
@@ -26,11 +29,30 @@ def append(frame: pl.DataFrame, target: str | DeltaTable, meta: CommitProperties
         keep_properties(target)
     else:
         options["configuration"] = PROPERTIES
+        if partition_by is not None:
+            options["partition_by"] = [partition_by]
     frame.write_delta(target, mode="append", delta_write_options=options)
     if isinstance(target, DeltaTable):
         target.update_incremental()
         return target
     return DeltaTable(target)
+
+
+def repartition(frame: pl.DataFrame, table: DeltaTable, partition_by: str, meta: CommitProperties) -> DeltaTable:
+    """Rewrite a table written before it was partitioned, partitioned by `partition_by`, with
+    `frame` (its rows as they are): one commit, once. Earlier versions keep their files and
+    their layout for time travel; a rollback (restore) to them restores the layout too."""
+    frame.write_delta(
+        table,
+        mode="overwrite",
+        delta_write_options={"partition_by": [partition_by], "schema_mode": "overwrite", "commit_properties": meta},
+    )
+    table.update_incremental()
+    return table
+
+
+def is_partitioned_by(table: DeltaTable, partition_by: str) -> bool:
+    return list(table.metadata().partition_columns) == [partition_by]
 
 
 def keep_properties(table: DeltaTable) -> None:

@@ -33,14 +33,16 @@ from paperfeed.model.contracts import DATA_TABLES, RUNS, SNAPSHOTS, TableContrac
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme, updated
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
-from paperfeed.storage.delta import append, keep_properties
+from paperfeed.storage.delta import append, is_partitioned_by, keep_properties, repartition
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
 from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.lock import writer_lock
 
-# A table with more data files than this is compacted by the run that writes it.
+# A table with more data files than this is compacted by the run that writes it; a partitioned
+# table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
 COMPACT_AFTER_FILES = 48
+COMPACT_PARTITION_AFTER_FILES = 16
 
 
 class WarehouseError(RuntimeError):
@@ -240,29 +242,32 @@ class Warehouse:
         upserts = table.conform(change.upserts)
         delta = self.handle(table.name)
         if delta is None:  # the table's first rows (or none: it is created all the same)
-            delta = self._handles[table.name] = append(upserts, self.table_uri(table.name), meta)
+            delta = self._handles[table.name] = append(upserts, self.table_uri(table.name), meta, table.partition_by)
             return delta.version()
         keep_properties(delta)
+        if table.partition_by is not None and not is_partitioned_by(delta, table.partition_by):
+            # Written before the table was partitioned: rewritten once, partitioned, same rows.
+            repartition(table.upgrade(pl.scan_delta(delta).collect()), delta, table.partition_by, meta)
         if change.deletes.height:
             delta.delete(_rows_predicate(table, change.deletes), commit_properties=meta)
         if upserts.height and change.replaced.height:
             self._merge(delta, table, upserts, change.replaced, meta)
         elif upserts.height:
             append(upserts, delta, meta)
-        self._compact(delta, run_id, number)
+        self._compact(delta, run_id, number, table.partition_by)
         return delta.version()
 
     def _merge(
         self, delta: DeltaTable, table: TableContract, upserts: pl.DataFrame, replaced: pl.DataFrame, meta: CommitProperties
     ) -> None:
         """Update the rows with the upserts' keys, insert the others. The predicate names the
-        oldest `table.grows_with` value among the replaced rows: files whose newest rows are older
-        cannot hold them, and Delta's statistics skip them."""
+        oldest `table.grows_with` value among the replaced rows, and its month: older partitions
+        and files whose newest rows are older cannot hold them, and Delta skips them."""
         on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-        if table.grows_with is not None:
-            oldest = replaced[table.grows_with].min()
-            if isinstance(oldest, dt.date):
-                on += f' AND t."{table.grows_with}" >= {_sql_literal(oldest)}'
+        for column in (table.grows_with, table.partition_by):
+            oldest = replaced[column].min() if column is not None else None
+            if isinstance(oldest, dt.date | str):
+                on += f' AND t."{column}" >= {_sql_literal(oldest)}'
         columns = {c: f's."{c}"' for c in table.column_names}
         (
             delta.merge(upserts.to_arrow(), predicate=on, source_alias="s", target_alias="t", merge_schema=True, commit_properties=meta)
@@ -271,9 +276,18 @@ class Warehouse:
             .execute()
         )
 
-    def _compact(self, delta: DeltaTable, run_id: str, number: int | None) -> None:
-        if len(delta.file_uris()) > COMPACT_AFTER_FILES:
-            delta.optimize.compact(commit_properties=_commit_meta(run_id, number))
+    def _compact(self, delta: DeltaTable, run_id: str, number: int | None, partition_by: str | None = None) -> None:
+        """Compact a table that has gathered many small files (a partitioned one: each month that
+        has), so that reading it opens a few files, not one per run."""
+        if partition_by is None:
+            if len(delta.file_uris()) > COMPACT_AFTER_FILES:
+                delta.optimize.compact(commit_properties=_commit_meta(run_id, number))
+            return
+        files = pl.DataFrame(delta.get_add_actions(flatten=True)).get_column(f"partition.{partition_by}")
+        counts = files.drop_nulls().value_counts()
+        crowded = counts.filter(pl.col("count") > COMPACT_PARTITION_AFTER_FILES).get_column(files.name).to_list()
+        if crowded:
+            delta.optimize.compact(partition_filters=[(partition_by, "in", crowded)], commit_properties=_commit_meta(run_id, number))
 
 
 def _rows_predicate(table: TableContract, rows: pl.DataFrame) -> str:
