@@ -14,8 +14,8 @@ import pytest
 from deltalake import DeltaTable
 
 from helpers import abstract, feed_bytes, ingest
-from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.model.contracts import DATA_TABLES, PAPERS
+from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.ops.verify import verify
 from paperfeed.storage.delta import PROPERTIES
