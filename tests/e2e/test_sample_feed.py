@@ -6,6 +6,7 @@ not paperfeed's code): 374 records, 281 distinct papers, and the distributions b
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import TwoVersions, paperfeed, run_forked, sql_csv
+from helpers import ARRIVED, SAMPLE_001, TwoVersions, paperfeed, run_forked, samples, sql_csv, write_landing
 from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("sample")]
@@ -189,3 +190,17 @@ def test_the_readme_duckdb_snippets_work_as_written(warehouse: Path) -> None:
     result = subprocess.run([sys.executable, "-c", script], cwd=warehouse.parent, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "times_seen" in result.stdout and "papers then: 281" in result.stdout
+
+
+def test_a_file_dated_by_its_arrival_year_is_named_in_a_warning(prefect_api: str, tmp_path: Path) -> None:
+    """No year in the header, none in the path, no --year: the year is a guess, and the run says so."""
+    landing = write_landing(tmp_path / "copied", samples(SAMPLE_001))
+    result = run_forked("run", "-l", str(landing), "-w", str(tmp_path / "warehouse"), output=tmp_path / "run")
+    warning = " ".join(result.stderr.split())
+    assert f"warning: {SAMPLE_001.name} is dated " in warning and "pass --year" in warning
+    year = ARRIVED.year if ARRIVED.date() >= dt.date(ARRIVED.year, 3, 14) else ARRIVED.year - 1
+    assert f"is dated {year}-03-14: its header gives no year" in warning
+    with_year = run_forked(
+        "run", "-l", str(landing), "-w", str(tmp_path / "other"), "--year", "2025", output=tmp_path / "with-year"
+    )
+    assert "warning" not in with_year.stderr

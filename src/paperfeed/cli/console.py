@@ -129,6 +129,13 @@ def print_run(summary: RunSummary) -> None:
                 str(o.n_records), str(o.n_quarantined or ""), Text(o.reason or ""),
             )
         out.print(table)
+    for o in summary.outcomes:
+        if o.dated_by_guess:
+            err.print(
+                Text(f"warning: {o.source_name} is dated {o.snapshot_date}: its header gives no year, so the year is "
+                     "the one it arrived in; pass --year to say which year its snapshots are from"),
+                style="yellow",
+            )
     out.print(Text(summary.message, style="bold"))
     totals = Table(show_header=False, box=None, padding=(0, 2))
     counts = {status: summary.count(status) for status in FileStatus}

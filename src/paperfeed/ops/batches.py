@@ -100,7 +100,7 @@ def curate_batch(
     outcomes = [
         FileOutcome(
             r["source_name"], FileStatus(r["status"]), r["snapshot_date"].isoformat() if r["snapshot_date"] else None,
-            r["n_records"], r["reason"], r["n_quarantined"],
+            r["n_records"], r["reason"], r["n_quarantined"], r["date_source"],
         )
         for r in rows.iter_rows(named=True)
     ]

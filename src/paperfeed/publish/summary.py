@@ -40,6 +40,12 @@ class FileOutcome:
     n_records: int = 0
     reason: str | None = None
     n_quarantined: int = 0
+    date_source: str | None = None  # where the date's year came from: header, path, config or arrival
+
+    @property
+    def dated_by_guess(self) -> bool:
+        """The header had no year, nor the path, nor --year: the year is the arrival's, a guess."""
+        return self.date_source == "arrival"
 
 
 @dataclass(frozen=True)
