@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import random
 
 import pytest
 
@@ -46,6 +47,8 @@ def test_a_real_snapshot_re_encoded_as_latin1_comes_back_exactly() -> None:
         (b"abc \xed\xa0\x80 \x81", "undefined there"),  # an encoded surrogate is no UTF-8 text
         ("Michał Łukasz, Wrocław".encode("cp1250"), "symbols inside words"),
         (codecs.BOM_UTF8 + b"caf\xe9", "despite its byte-order mark"),
+        (random.Random(7).randbytes(4096), "binary data, not text"),  # described as binary, not as mixed encodings
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00", r"binary data, not text: .* \(NUL bytes"),
     ],
 )
 def test_unreliable_or_undecodable_input_is_refused_with_a_reason(raw: bytes, reason: str) -> None:

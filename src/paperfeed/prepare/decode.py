@@ -29,6 +29,11 @@ FOREIGN_RUN = re.compile(r"(?:(?![\x00-\x7f])[^\W\d_]){3,}")
 SYMBOL_IN_WORD = re.compile(r"(?<=[^\W\d_])[£¥¢¤§©®±¹²³¼½¾×÷¦¨¬¯´¸ªº]|[£¥¢¤§©®±¹²³¼½¾×÷¦¨¬¯´¸ªº](?=[^\W\d_])")
 # A well-formed UTF-8 multi-byte sequence in a file that is not UTF-8: two encodings mixed.
 UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+# Bytes no text holds: C0 controls other than tab, line and form feed, carriage return; and DEL.
+CONTROL_BYTES = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f\x7f]")
+# A file that is not UTF-8 and has a NUL byte or more control bytes than this share is binary
+# data (an image, an archive, random bytes), not text in another encoding: random bytes have 11%.
+BINARY_SHARE = 0.02
 
 
 class DecodeError(ValueError):
@@ -47,6 +52,12 @@ def decode_snapshot(raw: bytes) -> tuple[str, str]:
         return raw.decode("utf-8", errors="strict"), UTF8
     except UnicodeDecodeError as error:
         not_utf8 = f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at offset {error.start})"
+    controls = len(CONTROL_BYTES.findall(raw))
+    if b"\x00" in raw or controls > BINARY_SHARE * len(raw):
+        raise DecodeError(
+            f"binary data, not text: {not_utf8}, and {controls / len(raw):.0%} of its bytes are control codes"
+            + (" (NUL bytes: or UTF-16 without a byte-order mark)" if b"\x00" in raw else "")
+        )
     return _western(raw, not_utf8)
 
 
