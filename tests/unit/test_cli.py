@@ -43,3 +43,22 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
 def test_serve_checks_its_schedule_before_anything_starts(tmp_path: Path, options: list[str], message: str) -> None:
     result = runner.invoke(app, ["serve", "-w", str(tmp_path), *options], env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_a_run_names_its_report_and_release_whole_in_a_narrow_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Paths are there to be copied: never cut with '…', whatever the width."""
+    from rich.console import Console
+
+    from paperfeed.cli import console
+    from paperfeed.model.status import RunStatus
+    from paperfeed.publish.summary import RunSummary
+
+    report = "/srv/data/paperfeed/warehouse/reports/20261201T222958Z-b1f31d84.html"
+    release = "/srv/data/paperfeed/warehouse/releases/version=0001"
+    narrow = Console(width=60, record=True)
+    monkeypatch.setattr(console, "out", narrow)
+    console.print_run(RunSummary("r", RunStatus.PUBLISHED, 1, "w", "l", message="published", run_report=report, release=release))
+    lines = narrow.export_text().splitlines()
+    assert any(line.split() == ["run", "report", report] for line in lines)
+    assert any(line.split() == ["release", release] for line in lines)
+    assert "…" not in narrow.export_text()

@@ -144,9 +144,9 @@ def print_run(summary: RunSummary) -> None:
     totals.add_row("dataset version", str(summary.dataset_version or "none yet"))
     if summary.checks:
         totals.add_row("quality checks", f"{summary.quality.passed} of {summary.quality.evaluated} passed")
-    for label, value in (("run report", summary.run_report), ("release", summary.release)):
-        if value:
-            totals.add_row(label, Text(value))
     out.print(totals, highlight=False)
+    for label, value in (("run report", summary.run_report), ("release", summary.release)):
+        if value:  # a path on a line of its own, never cut or wrapped: it is there to be copied
+            out.print(f"  {label:<17}  {value}", soft_wrap=True, highlight=False, markup=False)
     if summary.n_quarantined:
         out.print(f"{summary.n_quarantined} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)
