@@ -261,9 +261,19 @@ def section_e(work: Path, landing: Path) -> None:
     print(f"(e) backfill of the whole feed in one run: {seconds:.0f} s; {child.stdout.strip()} {child.stderr.strip()[-300:]}")
 
 
+def peak_rss_kib() -> int:
+    """This process's own peak resident memory (Linux: VmHWM). Not getrusage's ru_maxrss: Linux
+    carries that over fork and exec, so a child started by this benchmark would report the
+    parent's peak (section (a) holds the whole feed), as it did before this was found."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # not Linux: KiB on most systems
+
+
 def backfill(landing: Path, warehouse: Path) -> None:
     summary = run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing)))
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # this process's own peak (Linux: KiB)
+    peak = peak_rss_kib() / 1024
     print(f"peak memory {peak:,.0f} MiB; {summary.n_papers:,} papers, {summary.n_appearances:,} appearances "
           f"in version {summary.dataset_version}")
 
