@@ -29,6 +29,9 @@ SUITES_ENV = "PAPERFEED_EXPECTATIONS"
 # Where a failed row-level expectation lists all its rows (the record gate sets each one aside)
 # or only the first few (enough for the message of a publish gate failure).
 ALL_ROWS, SOME_ROWS = "COMPLETE", "SUMMARY"
+# Outcomes and counts only, no rows: what a suite that passes needs, and cheaper (a run's nine
+# suites on the sample: 1.1 s against 1.8 s). A suite that fails is validated again for its rows.
+NO_ROWS = "BASIC"
 
 
 def suites_dir() -> Path:
@@ -120,9 +123,10 @@ class QualityGate:
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
             definition = suites.definitions[suite]
             batch = definition.batch.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
-            result = batch.validate(
-                definition.expectations, result_format={"result_format": ALL_ROWS if all_rows else SOME_ROWS}
-            )
+            result = batch.validate(definition.expectations, result_format={"result_format": NO_ROWS})
+            if not result.success:
+                detail = ALL_ROWS if all_rows else SOME_ROWS
+                result = batch.validate(definition.expectations, result_format={"result_format": detail})
         places = suites.positions[suite]
         failures, checks = [], []
         for outcome in result.results:
