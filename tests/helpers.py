@@ -3,6 +3,7 @@ ways tests run paperfeed: the library's one run function, or the installed comma
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import multiprocessing
@@ -25,6 +26,8 @@ from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
+from paperfeed.storage.duckdb import connect
+from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.warehouse import Warehouse
 
 HEADER = ["new", "Get trending papers in your email inbox!", "Subscribe", "byAK and the research community"]
@@ -221,3 +224,14 @@ def sql_csv(warehouse: Path, query: str, *options: str) -> list[list[str]]:
     if result.exit_code != 0:
         raise AssertionError(f"paperfeed sql exited {result.exit_code}: {result.output}")
     return [line.split(",") for line in result.output.splitlines()[1:]]
+
+
+def duckdb_file_sql(warehouse: Path, query: str) -> list[tuple[object, ...]]:
+    """`query` on the warehouse's DuckDB file, opened as the README says: from the warehouse folder
+    (its views name the tables relative to it), with the delta extension loaded."""
+    with contextlib.chdir(warehouse):
+        con = connect(DUCKDB_FILE, read_only=True)
+        try:
+            return con.sql(query).fetchall()
+        finally:
+            con.close()

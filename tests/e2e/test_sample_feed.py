@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -113,12 +114,24 @@ def test_earlier_versions_answer_with_their_own_counts(two_versions: TwoVersions
     assert sql_csv(two_versions.base, query) == [["215", "237", "3"]]
 
 
-def test_duckdb_file_in_the_warehouse(warehouse: Path) -> None:
-    from paperfeed.storage.duckdb import connect
-    from paperfeed.storage.layout import DUCKDB_FILE
+def test_the_duckdb_command_line_tool_reads_a_copied_warehouse_as_the_readme_says(warehouse: Path, tmp_path: Path) -> None:
+    """The README's route: the `duckdb` command (duckdb-cli at DuckDB's version), started in the
+    warehouse folder, a copy of it here. The file itself says how, to a reader without the extension."""
+    copy = shutil.copytree(warehouse, tmp_path / "copy", symlinks=True)
+    duckdb_cli = str(Path(sys.executable).with_name("duckdb"))
 
-    con = connect(str(warehouse / DUCKDB_FILE), read_only=True)
-    assert con.sql("SELECT count(*) FROM papers").fetchone() == (281,)
+    def cli(sql: str, expect: int = 0) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run([duckdb_cli, "-readonly", "-csv", "-noheader", "paperfeed.duckdb", "-c", sql],
+                              cwd=copy, capture_output=True, text=True, timeout=60)
+        assert done.returncode == expect, done
+        return done
+
+    told = cli("SELECT how_to_read FROM paperfeed_version").stdout
+    load = re.search(r"LOAD '[^']+';", told)
+    assert load and "from the warehouse folder" in told, told
+    assert cli(f"{load.group(0)} SELECT count(*) FROM papers").stdout.strip() == "281"
+    comment = cli("SELECT comment FROM duckdb_views() WHERE view_name = 'papers'").stdout
+    assert load.group(0) in comment
 
 
 def test_run_summary_is_a_prefect_artifact(warehouse: Path) -> None:

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from deltalake import DeltaTable
 
-from helpers import abstract, feed_bytes, ingest
+from helpers import abstract, duckdb_file_sql, feed_bytes, ingest
 from paperfeed.model.contracts import DATA_TABLES, PAPERS
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
@@ -114,9 +114,7 @@ def test_duckdb_file_holds_the_views_of_the_current_version(tmp_path: Path) -> N
     w = tmp_path / "warehouse"
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
     ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO])))
-    con = connect(str(w / DUCKDB_FILE), read_only=True)
-    assert con.sql("SELECT count(*) FROM papers").fetchone() == (2,)
-    assert con.sql("SELECT max(dataset_version) FROM runs").fetchone() == (2,)
+    assert duckdb_file_sql(w, "SELECT count(*), (SELECT max(dataset_version) FROM runs) FROM papers") == [(2, 2)]
 
 
 def _hold_lock(root: str, ready: multiprocessing.Event, release: multiprocessing.Event) -> None:  # type: ignore[valid-type]
@@ -165,9 +163,25 @@ def test_a_stale_duckdb_file_is_rewritten_by_the_next_run(tmp_path: Path) -> Non
     ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO])))
     (w / DUCKDB_FILE).write_bytes(stale)  # as if the run died right after publishing
     assert ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO]))).status == "noop"
-    con = connect(str(w / DUCKDB_FILE), read_only=True)
-    assert con.sql("SELECT dataset_version FROM paperfeed_version").fetchone() == (2,)
-    assert con.sql("SELECT count(*) FROM papers").fetchone() == (2,)
+    assert duckdb_file_sql(w, "SELECT dataset_version, (SELECT count(*) FROM papers) FROM paperfeed_version") == [(2, 2)]
+
+
+def test_a_moved_warehouse_reads_its_own_tables_and_keeps_its_duckdb_file(tmp_path: Path) -> None:
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO])))
+    moved = tmp_path / "elsewhere" / "warehouse"
+    shutil.copytree(w, moved, symlinks=True)
+    # The original changes after the copy: a copy whose views read the original would see this.
+    ingest(w, ("c.txt", feed_bytes("Mar 16", [("Paper Three", abstract("three"))])))
+    assert duckdb_file_sql(w, "SELECT count(*) FROM papers") == [(3,)]
+    assert duckdb_file_sql(moved, "SELECT count(*), (SELECT max(dataset_version) FROM runs) FROM papers") == [(2, 2)]
+    shutil.rmtree(w)
+    assert duckdb_file_sql(moved, "SELECT dataset_version, count(*) FROM paperfeed_version, appearances GROUP BY 1") == [(2, 2)]
+    before = (moved / DUCKDB_FILE).read_bytes()
+    assert ingest(moved, ("b.txt", feed_bytes("Mar 15", [TWO]))).status == "noop"
+    assert (moved / DUCKDB_FILE).read_bytes() == before  # nothing in it names where the warehouse was
+    assert verify(Warehouse.at(moved)).findings == []
 
 
 def test_a_warehouse_written_before_a_column_existed_stays_readable(tmp_path: Path) -> None:

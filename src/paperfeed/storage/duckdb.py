@@ -17,7 +17,8 @@ from paperfeed.model.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
 from paperfeed.storage.files import replacing
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
-# A view in the DuckDB file saying which dataset version (and warehouse folder) it shows.
+# A view in the DuckDB file saying which dataset version it shows and how to read it: it needs no
+# extension, so it answers where every other view fails for want of the delta extension.
 VERSION_VIEW = "paperfeed_version"
 
 
@@ -41,24 +42,30 @@ def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckD
     return con
 
 
-def view_statements(warehouse: Warehouse, version: DatasetVersion) -> list[str]:
+def view_statements(warehouse: Warehouse, version: DatasetVersion, relative: bool = False) -> list[str]:
     """CREATE VIEW statements showing every table exactly as it was in `version`. A table the
-    version predates (added by a later paperfeed) is an empty view of the right shape."""
+    version predates (added by a later paperfeed) is an empty view of the right shape. With
+    `relative`, the views name the tables from the warehouse folder (`tables/papers`), so that
+    they read whatever warehouse the folder DuckDB runs in holds: one moved or copied included."""
+
+    def place(path: Path | str) -> str:
+        return _quote(str(Path(path).relative_to(warehouse.root)) if relative else str(path))
+
     statements = [
-        f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM delta_scan('{_quote(warehouse.table_uri(table.name))}', "
+        f"CREATE OR REPLACE VIEW {table.name} AS SELECT * FROM delta_scan('{place(warehouse.table_uri(table.name))}', "
         f"version => {version.delta_versions[table.name]})"
         if table.name in version.delta_versions
         else f"CREATE OR REPLACE VIEW {table.name} AS {_empty_select(table)}"
         for table in DATA_TABLES
     ]
     statements.append(
-        f"CREATE OR REPLACE VIEW {RUNS.name} AS SELECT * FROM delta_scan('{_quote(warehouse.table_uri(RUNS.name))}') "
+        f"CREATE OR REPLACE VIEW {RUNS.name} AS SELECT * FROM delta_scan('{place(warehouse.table_uri(RUNS.name))}') "
         f"WHERE dataset_version <= {version.number}"
     )
     # The raw archive's log, for the runs of this version (a run that died never shows).
     log = str(warehouse.layout.arrivals)
     statements.append(
-        f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS SELECT * FROM delta_scan('{_quote(log)}') "
+        f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS SELECT * FROM delta_scan('{place(log)}') "
         f"WHERE run_id IN (SELECT run_id FROM {RUNS.name})"
         if DeltaTable.is_deltatable(log)
         else f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS {_empty_select(ARRIVALS)}"
@@ -77,40 +84,54 @@ def open_version(warehouse: Warehouse, number: int | None = None) -> tuple[duckd
     return con, version
 
 
+def how_to_read() -> str:
+    """What the DuckDB file's version view tells a reader who opened it without the extension."""
+    return (
+        "Open this file from the warehouse folder (the views name its tables by relative path: "
+        "cd <warehouse> && duckdb -readonly paperfeed.duckdb), then load the delta extension "
+        f"from the duckdb-extension-delta wheel, no download needed: LOAD '{extension_path()}';"
+    )
+
+
 def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
-    """Rewrite the warehouse's DuckDB file for `version`; readers see the old file or the new one."""
+    """Rewrite the warehouse's DuckDB file for `version`; readers see the old file or the new one.
+    Its views name the tables relative to the warehouse folder: a moved or copied warehouse reads
+    its own tables, and its file need not change."""
     target = warehouse.layout.duckdb_file
     with replacing(target, crash_at="during_duckdb_file") as scratch:
         con = connect(str(scratch))
         try:
-            for statement in view_statements(warehouse, version):
+            for statement in view_statements(warehouse, version, relative=True):
                 con.execute(statement)
             con.execute(
                 f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, "
-                f"'{_quote(str(warehouse.root))}' AS warehouse"
+                f"'{_quote(how_to_read())}' AS how_to_read"
             )
+            for table in (*DATA_TABLES, RUNS, ARRIVALS):
+                con.execute(f"COMMENT ON VIEW {table.name} IS '{_quote(how_to_read())}'")
         finally:
             con.close()
     return target
 
 
-def duckdb_file_shows(warehouse: Warehouse) -> tuple[int, str] | None:
-    """(dataset version, warehouse folder) the DuckDB file's views show; None if it is missing or unreadable."""
+def duckdb_file_shows(warehouse: Warehouse) -> int | None:
+    """The dataset version the DuckDB file's views show; None if the file is missing, unreadable,
+    or written by an older paperfeed (whose views named the warehouse by absolute path)."""
     try:
         con = duckdb.connect(str(warehouse.layout.duckdb_file), read_only=True)
         try:
-            shown = con.sql(f"SELECT dataset_version, warehouse FROM {VERSION_VIEW}").fetchone()
+            shown = con.sql(f"SELECT dataset_version, how_to_read FROM {VERSION_VIEW}").fetchone()
         finally:
             con.close()
     except duckdb.Error:
         return None
-    return (int(shown[0]), str(shown[1])) if shown else None
+    return int(shown[0]) if shown else None
 
 
 def refresh_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> bool:
-    """Rewrite the DuckDB file unless it already shows `version` of this warehouse folder (a run
-    that died after publishing, or a warehouse that was moved, leaves it stale). True if rewritten."""
-    if duckdb_file_shows(warehouse) == (version.number, str(warehouse.root)):
+    """Rewrite the DuckDB file unless it already shows `version` (a run that died after publishing
+    leaves it one version behind). True if rewritten."""
+    if duckdb_file_shows(warehouse) == version.number:
         return False
     write_duckdb_file(warehouse, version)
     return True
