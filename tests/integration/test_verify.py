@@ -49,16 +49,19 @@ def test_damage_is_found_where_it_is(tiny_warehouse: Path, tmp_path: Path) -> No
     store.layout.raw_file(page).write_bytes(b"<html>")
     # a release: a file gone
     next((warehouse / "releases" / "version=0001" / "appearances").glob("*.parquet")).unlink()
+    # the DuckDB file: cut short (a copy of a warehouse is no damage: its file reads the copy)
+    (warehouse / "paperfeed.duckdb").write_bytes((warehouse / "paperfeed.duckdb").read_bytes()[:100])
 
     findings = verify(store, all_versions=True).findings
     assert [(f.area, f.subject) for f in findings] == [
         ("tables", "papers in dataset version 2"),
         ("archive", "page.html"),
         ("releases", "version=0001"),
-        ("duckdb", "paperfeed.duckdb"),  # the copy's DuckDB file still shows the original folder
+        ("duckdb", "paperfeed.duckdb"),
     ]
     assert "no longer matches the fingerprint" in findings[0].problem
     assert findings[2].problem.startswith("version=0001/appearances/") and findings[2].problem.endswith(".parquet is missing")
+    assert findings[3].problem == "shows nothing (missing, unreadable or from an older paperfeed), not version 2; the next run rewrites it"
 
     result = CliRunner().invoke(app, ["verify", "-w", str(warehouse), "--all-versions"], env={"COLUMNS": "200"})
     assert result.exit_code == 6 and "4 problems" in result.output and "Traceback" not in result.output

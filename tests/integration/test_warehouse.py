@@ -166,6 +166,18 @@ def test_a_stale_duckdb_file_is_rewritten_by_the_next_run(tmp_path: Path) -> Non
     assert duckdb_file_sql(w, "SELECT dataset_version, (SELECT count(*) FROM papers) FROM paperfeed_version") == [(2, 2)]
 
 
+def test_a_duckdb_file_of_an_older_paperfeed_is_rewritten_by_the_next_run(tmp_path: Path) -> None:
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    (w / DUCKDB_FILE).unlink()
+    old = connect(str(w / DUCKDB_FILE))  # its views named the warehouse by absolute path
+    old.execute(f"CREATE VIEW papers AS SELECT * FROM delta_scan('{w}/tables/papers')")
+    old.execute(f"CREATE VIEW paperfeed_version AS SELECT 1 AS dataset_version, '{w}' AS warehouse")
+    old.close()
+    assert ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE]))).status == "noop"
+    assert duckdb_file_sql(w, "SELECT dataset_version, (SELECT count(*) FROM runs) FROM paperfeed_version") == [(1, 2)]
+
+
 def test_a_moved_warehouse_reads_its_own_tables_and_keeps_its_duckdb_file(tmp_path: Path) -> None:
     w = tmp_path / "warehouse"
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))

@@ -6,6 +6,7 @@ is off, so nothing here ever reaches for the network.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import duckdb
@@ -98,7 +99,10 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     Its views name the tables relative to the warehouse folder: a moved or copied warehouse reads
     its own tables, and its file need not change."""
     target = warehouse.layout.duckdb_file
-    with replacing(target, crash_at="during_duckdb_file") as scratch:
+    # DuckDB binds a view as it is created, resolving a relative path from the working directory
+    # (the delta extension ignores `file_search_path`): so the views are made in the warehouse
+    # folder. A process-wide change for a few milliseconds; nothing else in a run opens relative paths.
+    with replacing(target, crash_at="during_duckdb_file") as scratch, contextlib.chdir(warehouse.root):
         con = connect(str(scratch))
         try:
             for statement in view_statements(warehouse, version, relative=True):
