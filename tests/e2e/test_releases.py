@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import feedparser
 import polars as pl
 import pyarrow.parquet as pq
 import pytest
@@ -120,6 +121,21 @@ def test_the_dataset_card_can_be_uploaded_to_the_hub_as_is(warehouse: Path) -> N
     assert "# paperfeed, dataset version 2" in text and "| `papers` | 281 |" in text
 
 
+def test_the_feeds_list_the_papers_each_release_added_newest_first(warehouse: Path) -> None:
+    releases = warehouse / "releases"
+    parsed = feedparser.parse((releases / "feed.atom").read_bytes())
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    added = {v: set(pl.read_csv(release(warehouse, v) / "changes" / "added.csv")["paper_id"]) for v in (1, 2)}
+    ids = [e.id.removeprefix("urn:paperfeed:paper:") for e in parsed.entries]
+    assert len(ids) == 100 == len(set(ids))  # the newest 100: version 2's 66, then 34 of version 1's
+    assert set(ids[:66]) == added[2] and set(ids[66:]) <= added[1]
+    assert parsed.entries[0].published == manifest(warehouse, 2)["created"]
+    assert all(e.title and e.content[0].value for e in parsed.entries)
+    items = json.loads((releases / "feed.json").read_text())["items"]
+    assert [i["_paperfeed"]["paper_id"] for i in items] == ids
+    assert [i["_paperfeed"]["dataset_version"] for i in items] == [2] * 66 + [1] * 34
+
+
 def test_latest_moves_to_the_newest_complete_release_only(warehouse: Path) -> None:
     releases = warehouse / "releases"
     assert json.loads((releases / "latest.json").read_text())["version"] == 2
@@ -227,6 +243,9 @@ def test_the_run_report_shows_the_files_and_the_feed_over_time(warehouse: Path, 
 def test_the_release_page_shows_every_release_with_its_files(warehouse: Path, tmp_path: Path) -> None:
     dom, shot = render(warehouse / "releases" / "index.html", tmp_path)
     assert dom.index('id="version=0002"') < dom.index('id="version=0001"')  # newest first
+    feeds = dom[dom.index('<p id="feeds">') : dom.index("</p>", dom.index('<p id="feeds">'))]
+    assert '<a href="feed.atom">Atom feed</a>' in feeds and '<a href="feed.json">JSON Feed</a>' in feeds
+    assert 'rel="alternate" type="application/atom+xml"' in dom  # what feed readers look for
     assert dom.count(">papers</a>") == 2
     assert ">281</td>" in dom and ">374</td>" in dom and ">215</td>" in dom
     assert pixels_near(shot, "#f4f6f8") > 4000  # two tables' header rows

@@ -10,6 +10,7 @@ from html import escape
 from typing import Any
 
 from paperfeed.model.status import FileStatus
+from paperfeed.publish.feeds import ATOM_FILE, FEED_ENTRIES, JSON_FILE
 from paperfeed.publish.summary import QualityRecord, RunSummary
 from paperfeed.quality.findings import Check
 
@@ -24,12 +25,13 @@ th{background:#f4f6f8}td.n,th.n{text-align:right;font-variant-numeric:tabular-nu
 NEW, RETURNING = "#2563eb", "#93c5fd"
 
 
-def page(title: str, body: list[str]) -> str:
+def page(title: str, body: list[str], head: list[str] | None = None) -> str:
     return "\n".join(
         [
             "<!DOCTYPE html>",
             '<html lang="en"><head><meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            *(head or []),
             f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>",
             *body,
             "</body></html>",
@@ -166,6 +168,8 @@ def release_index(manifests: list[dict[str, Any]]) -> str:
         "that changed, a dataset card, <code>SHA256SUMS</code> and a <code>manifest.json</code> with every "
         "file's rows, bytes and sha256. Read every version at once, with its number as a column: "
         "<code>pl.scan_parquet(\"releases/version=*/papers/*.parquet\", hive_partitioning=True)</code>.</p>",
+        f'<p id="feeds">The papers new in each version, to subscribe to: <a href="{ATOM_FILE}">Atom feed</a> · '
+        f'<a href="{JSON_FILE}">JSON Feed</a> (the newest {FEED_ENTRIES}).</p>',
     ]
     for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
         name = m["release"]
@@ -195,7 +199,11 @@ def release_index(manifests: list[dict[str, Any]]) -> str:
             + "</p>",
             table(["table", "rows", "files", "size"], rows, numeric={1, 2, 3}),
         ]
-    return page("paperfeed releases", body)
+    feeds = [
+        f'<link rel="alternate" type="application/atom+xml" title="paperfeed: new papers" href="{ATOM_FILE}">',
+        f'<link rel="alternate" type="application/feed+json" title="paperfeed: new papers" href="{JSON_FILE}">',
+    ]
+    return page("paperfeed releases", body, head=feeds)
 
 
 def _quality_note(record: dict[str, Any] | None) -> str:

@@ -5,7 +5,7 @@
     <root>/raw/arrivals/          Delta table: which file arrived when, under which name
     <root>/quality/               data-quality results and pages
     <root>/reports/<run id>.html  a report page per run
-    <root>/releases/              Parquet releases for download, their index page, `latest`
+    <root>/releases/              Parquet releases for download, their index page and feeds, `latest`
     <root>/paperfeed.duckdb       the views of the current version, for DuckDB users
     <root>/.lock                  the writer's lock
 

@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from paperfeed.curate.changes import Changes, paper_changes
 from paperfeed.model.contracts import DATA_TABLES, PAPERS, RUNS, SNAPSHOTS, TableContract
 from paperfeed.model.fingerprint import matches
+from paperfeed.publish.feeds import ATOM_FILE, FEED_ENTRIES, JSON_FILE, Added, atom_feed, feed_entries, json_feed
 from paperfeed.publish.pages import release_index, run_report
 from paperfeed.publish.release import (
     RELEASE_TABLES,
@@ -186,10 +187,30 @@ def release_folders(store: Warehouse) -> list[Path]:
 
 
 def write_index(store: Warehouse) -> Path:
+    """The release index page and the feeds it links, from the complete releases."""
     manifests = [json.loads((f / MANIFEST).read_text(encoding="utf-8")) for f in release_folders(store) if (f / MANIFEST).is_file()]
     path = store.layout.releases / "index.html"
     write_atomic(path, release_index(manifests))
+    write_feeds(store, manifests)
     return path
+
+
+def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
+    """feed.atom and feed.json: the papers the newest releases added (their changes/added.csv),
+    as the newest of those releases describes them."""
+    added: list[Added] = []
+    for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
+        ids = pl.read_csv(release_dir(store, m["version"]) / "changes" / "added.csv", schema={"paper_id": pl.String})
+        added.append(Added(m["version"], m["created"], ids["paper_id"].to_list()))
+        if sum(len(a.paper_ids) for a in added) >= FEED_ENTRIES:
+            break
+    if not added:
+        return
+    wanted = [i for a in added for i in a.paper_ids]
+    papers = PAPERS.upgrade(store.scan(PAPERS, store.version(added[0].version)).filter(pl.col("paper_id").is_in(wanted)).collect())
+    entries = feed_entries(added, papers)
+    write_atomic(store.layout.releases / ATOM_FILE, atom_feed(entries, updated=added[0].created))
+    write_atomic(store.layout.releases / JSON_FILE, json_feed(entries))
 
 
 def write_run_report(store: Warehouse, summary: RunSummary, days: list[tuple[str, int, int]]) -> Path:

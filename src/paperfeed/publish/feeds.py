@@ -1,0 +1,124 @@
+"""Feeds people can subscribe to: the papers new in each published version, newest version first,
+as an Atom feed (RFC 4287) and a JSON Feed (jsonfeed.org, version 1.1). Pure; storage/releases.py
+writes them next to the release index.
+
+An entry is one paper in the version that added it: its id is stable (from `paper_id`), so a
+reader never sees a paper twice, and the feeds keep the newest FEED_ENTRIES entries.
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+
+FEED_ENTRIES = 100
+ATOM_FILE, JSON_FILE = "feed.atom", "feed.json"
+TITLE = "paperfeed: papers new on the Hugging Face trending-papers feed"
+ATOM_NS = "http://www.w3.org/2005/Atom"
+
+
+@dataclass(frozen=True)
+class Added:
+    """What one release added: its version, when it was created (ISO 8601), the papers' ids."""
+
+    version: int
+    created: str
+    paper_ids: list[str]
+
+
+def entry_id(paper_id: str) -> str:
+    """A paper's entry id, the same in every feed and every version."""
+    return f"urn:paperfeed:paper:{paper_id}"
+
+
+def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENTRIES) -> list[dict[str, Any]]:
+    """The newest `limit` entries: each release's new papers (newest release first; within one, by
+    best rank), with what `papers` says of them. A paper no longer in `papers` has no entry."""
+    known = papers.select(
+        "paper_id", "title", "abstract", "first_seen", "best_rank",
+        code=pl.col("links").list.eval(pl.element().filter(pl.element().struct.field("kind") == "code").struct.field("url")),
+        project=pl.col("links").list.eval(pl.element().filter(pl.element().struct.field("kind") == "project_page").struct.field("url")),
+    )
+    entries: list[dict[str, Any]] = []
+    seen: set[str] = set()  # an entry id appears once, in the newest release that added the paper
+    for release in sorted(added, key=lambda a: a.version, reverse=True):
+        new = known.filter(pl.col("paper_id").is_in(release.paper_ids)).sort("best_rank", "title", nulls_last=True)
+        for row in new.iter_rows(named=True):
+            if row["paper_id"] in seen:
+                continue
+            seen.add(row["paper_id"])
+            entries.append(row | {"version": release.version, "published": release.created})
+            if len(entries) == limit:
+                return entries
+    return entries
+
+
+def atom_feed(entries: list[dict[str, Any]], updated: str) -> str:
+    """The entries as an Atom feed; `updated` is when the newest release was created."""
+    ET.register_namespace("", ATOM_NS)
+
+    def add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:
+        element = ET.SubElement(parent, f"{{{ATOM_NS}}}{tag}", attributes)
+        element.text = text
+        return element
+
+    feed = ET.Element(f"{{{ATOM_NS}}}feed")
+    add(feed, "id", "urn:paperfeed:feed")
+    add(feed, "title", TITLE)
+    add(feed, "updated", updated)
+    add(feed, "link", rel="alternate", type="text/html", href="index.html")
+    add(feed, "link", rel="self", type="application/atom+xml", href=ATOM_FILE)
+    add(add(feed, "author"), "name", "paperfeed")
+    for entry in entries:
+        item = add(feed, "entry")
+        add(item, "id", entry_id(entry["paper_id"]))
+        add(item, "title", entry["title"])
+        add(item, "published", entry["published"])
+        add(item, "updated", entry["published"])
+        add(item, "summary", _summary(entry))
+        add(item, "content", entry["abstract"], type="text")
+        for url in entry["code"]:
+            add(item, "link", rel="related", title="code", href=url)
+        for url in entry["project"]:
+            add(item, "link", rel="related", title="project page", href=url)
+        add(item, "category", term=f"version-{entry['version']}", label=f"new in dataset version {entry['version']}")
+    return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def json_feed(entries: list[dict[str, Any]]) -> str:
+    """The entries as a JSON Feed 1.1 (paperfeed's own fields under `_paperfeed`, as the spec asks)."""
+    document = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": TITLE,
+        "description": "Each published dataset version's new papers, newest first.",
+        "items": [
+            {
+                "id": entry_id(entry["paper_id"]),
+                "title": entry["title"],
+                "summary": _summary(entry),
+                "content_text": entry["abstract"],
+                "date_published": entry["published"],
+                **({"external_url": entry["code"][0]} if entry["code"] else {}),
+                "tags": [f"version-{entry['version']}"],
+                "_paperfeed": {
+                    "paper_id": entry["paper_id"],
+                    "dataset_version": entry["version"],
+                    "first_seen": entry["first_seen"].isoformat() if entry["first_seen"] else None,
+                    "best_rank": entry["best_rank"],
+                    "code": entry["code"],
+                    "project_pages": entry["project"],
+                },
+            }
+            for entry in entries
+        ],
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _summary(entry: dict[str, Any]) -> str:
+    rank = f", best rank {entry['best_rank']}" if entry["best_rank"] is not None else ""
+    return f"New in dataset version {entry['version']}: first seen {entry['first_seen']}{rank}."
