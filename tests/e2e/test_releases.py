@@ -136,6 +136,36 @@ def test_the_feeds_list_the_papers_each_release_added_newest_first(warehouse: Pa
     assert [i["_paperfeed"]["dataset_version"] for i in items] == [2] * 66 + [1] * 34
 
 
+@pytest.mark.parametrize("version", [1, 2])
+def test_every_config_of_the_card_loads_with_the_datasets_library_offline(
+    warehouse: Path, version: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a downloader (or the Hub's viewer) loads a release: `datasets.load_dataset(folder, config)`."""
+    for name, value in {"HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}.items():
+        monkeypatch.setenv(name, value)
+    import datasets
+    from huggingface_hub import DatasetCard
+
+    folder = release(warehouse, version)
+    card = DatasetCard.load(folder / "README.md")
+    configs = [c["config_name"] for c in card.data.to_dict()["configs"]]
+    expected = {t: n for t, n in rows(warehouse, version).items() if t and not t.startswith("changes/") and n}
+    assert sorted(configs) == sorted(expected)  # every table with rows, and only those
+    for config in configs:
+        loaded = datasets.load_dataset(str(folder), config, split="train", cache_dir=str(tmp_path / "cache"))
+        assert loaded.num_rows == expected[config], config
+
+
+def test_the_card_front_matter_is_complete_for_the_hub(warehouse: Path) -> None:
+    from huggingface_hub import DatasetCard, DatasetCardData
+
+    data = DatasetCard.load(release(warehouse, 2) / "README.md").data
+    assert isinstance(data, DatasetCardData)
+    assert data.license == "other" and data.license_name and data.license_link.startswith("https://")
+    assert data.pretty_name and data.task_categories and data.language == ["en"]
+    assert data.size_categories == ["n<1K"]  # 281 papers
+
+
 def test_latest_moves_to_the_newest_complete_release_only(warehouse: Path) -> None:
     releases = warehouse / "releases"
     assert json.loads((releases / "latest.json").read_text())["version"] == 2

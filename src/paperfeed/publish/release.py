@@ -113,9 +113,17 @@ def dataset_card(
     front = [
         "---",
         "pretty_name: paperfeed (Hugging Face trending papers, curated)",
+        # Titles and abstracts stay under each paper's own license (arXiv's terms, chosen per paper).
         "license: other",
+        "license_name: per-paper-arxiv-licenses",
+        "license_link: https://info.arxiv.org/help/license/index.html",
         "language:",
         "- en",
+        "task_categories:",
+        "- summarization",
+        "- text-retrieval",
+        "size_categories:",
+        f"- {size_category(rows.get(PAPERS.name, 0))}",
         "tags:",
         "- papers",
         "- arxiv",
@@ -155,6 +163,13 @@ def dataset_card(
         body += [f"| `{c.name}` | {c.meaning} |" for c in table.columns]
         body.append("")
     return "\n".join([*front, "", *body])
+
+
+def size_category(rows: int) -> str:
+    """The Hub's size category of a dataset with `rows` rows (its `size_categories` values)."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+              (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"), (1_000_000_000, "100M<n<1B")]
+    return next((name for bound, name in bounds if rows < bound), "1B<n<10B")
 
 
 def _quality_line(record: QualityRecord) -> str:
