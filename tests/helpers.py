@@ -235,3 +235,17 @@ def duckdb_file_sql(warehouse: Path, query: str) -> list[tuple[object, ...]]:
             return con.sql(query).fetchall()
         finally:
             con.close()
+
+
+def unfinished_flow_runs(warehouse: Path) -> list[str]:
+    """The names of the Prefect flow runs of `warehouse` that are not in a final state (on the
+    server of PREFECT_API_URL)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+
+    from paperfeed_flows.abandoned import NOT_FINAL
+
+    state = FlowRunFilterState(type=FlowRunFilterStateType(any_=NOT_FINAL))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=state))
+    return [f"{r.name} ({r.state_name})" for r in runs if r.parameters.get("warehouse") == str(warehouse)]

@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from helpers import TwoVersions, duckdb_file_sql, paperfeed, paperfeed_forked, sql_csv
+from helpers import TwoVersions, duckdb_file_sql, paperfeed, paperfeed_forked, sql_csv, unfinished_flow_runs
 from paperfeed.model.contracts import DATA_TABLES
 from paperfeed.model.fingerprint import fingerprint
 from paperfeed.storage.duckdb import VERSION_VIEW, open_version
@@ -125,6 +125,9 @@ def inspect_wreck(warehouse: Path, reference: Reference) -> int:
 
 
 def converged(warehouse: Path, reference: Reference) -> bool:
+    """Version 2, as an uninterrupted run writes it, and no flow run of the warehouse left Running
+    on the Prefect server by the killed one (the next run marks it Crashed)."""
+    assert unfinished_flow_runs(warehouse) == []
     return check_consistent(warehouse, reference) == 2 and Warehouse.at(warehouse).current().fingerprints == reference.fingerprints[2]  # type: ignore[union-attr]
 
 

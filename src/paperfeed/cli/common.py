@@ -30,6 +30,7 @@ class Exit(IntEnum):
     FAILED = 5
     DIFFERS = 6
     PUBLISHED_WITH_PROBLEMS = 7
+    INTERRUPTED = 130  # Ctrl-C, as shells report a process ended by SIGINT
 
 
 # The same option means the same thing in every command.

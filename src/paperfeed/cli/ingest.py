@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sys
 import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -53,7 +54,7 @@ def run(
     from paperfeed.ops.context import new_run_id
 
     run_id = new_run_id(dt.datetime.now(dt.UTC))
-    with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
+    with interruptible(warehouse), locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
         prefect_defaults(verbose)
         start_orchestrator(landing, warehouse, settle)
         from paperfeed_flows.ingest import ingest
@@ -88,7 +89,7 @@ def backfill(
             select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
         except LandingError as error:
             fail(str(error), Exit.USAGE)
-    with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
+    with interruptible(warehouse), locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
         prefect_defaults(verbose)
         start_orchestrator(landing, warehouse, 0)
         from paperfeed_flows.ingest import backfill as flow
@@ -180,6 +181,35 @@ def start_orchestrator(landing: Path, warehouse: Path, settle: float) -> None:
         from prefect.server.api.server import SubprocessASGIServer  # the one Prefect's client starts (one per process)
 
         SubprocessASGIServer().start()
+    from paperfeed_flows.abandoned import finish_abandoned_runs
+
+    finish_abandoned_runs(warehouse)  # the lock is held: any such run's command has ended
+
+
+@contextmanager
+def interruptible(warehouse: Path) -> Iterator[None]:
+    """Ctrl-C: one line saying whether a version was published and which is current, this
+    command's flow runs finished on the Prefect server (not left Pending or Running), exit 130."""
+    from paperfeed.ops.finish import what_stays
+    from paperfeed.storage.warehouse import Warehouse
+
+    since = dt.datetime.now(dt.UTC)
+    before = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+        if "paperfeed_flows.abandoned" in sys.modules:  # the orchestrator had started
+            try:
+                sys.modules["paperfeed_flows.abandoned"].finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)")
+            except Exception:  # noqa: BLE001 - the server is gone (a temporary one ends with Ctrl-C): the next run finishes them
+                pass
+        number = current.number if current else None
+        if number == (before.number if before else None):
+            say(f"interrupted: nothing was published; {what_stays(number)}")
+        else:
+            say(f"interrupted after publishing dataset version {number} (`paperfeed export` writes its release if it is missing)")
+        raise typer.Exit(Exit.INTERRUPTED) from None
 
 
 @contextmanager

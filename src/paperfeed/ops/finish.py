@@ -46,7 +46,7 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
     )
     if summary.status is RunStatus.NOOP:
         empty = f"{ctx.landing} holds no files; " if not summary.outcomes else ""
-        message = f"nothing new: {empty}{_stays(summary.dataset_version)}"
+        message = f"nothing new: {empty}{what_stays(summary.dataset_version)}"
         warehouse.append_run(run_row(ctx, summary, message, RunStatus.NOOP, None))
         return replace(summary, message=message)
     number = (base.number if base else 0) + 1
@@ -60,7 +60,7 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         failures = verdict.summary(runs)
     if failures:
         message = (
-            f"publish gate failed, nothing published ({_stays(summary.dataset_version)}):\n{failures}"
+            f"publish gate failed, nothing published ({what_stays(summary.dataset_version)}):\n{failures}"
         )
         warehouse.append_run(run_row(ctx, summary, message, RunStatus.FAILED, report))
         warehouse.recover()  # the batches' writes: no version names them
@@ -140,6 +140,6 @@ def run_row(ctx: RunContext, summary: RunSummary, message: str, status: RunStatu
     }
 
 
-def _stays(number: int | None) -> str:
+def what_stays(number: int | None) -> str:
     """What stays, when a run publishes nothing."""
     return f"dataset version {number} stays current" if number is not None else "nothing is published yet"

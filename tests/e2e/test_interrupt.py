@@ -1,0 +1,46 @@
+"""Ctrl-C on `paperfeed run`, at moments from Prefect's start-up to the end of the run: one line
+saying whether a version was published and which one is current, exit status 130, no flow run of
+the warehouse left Pending or Running on the Prefect server, and the next run converges."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import TwoVersions, paperfeed_forked, run_forked, sql_csv, unfinished_flow_runs
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("delay", [0.2, 0.8, 1.6, 2.6])
+def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
+    prefect_api: str, two_versions: TwoVersions, tmp_path: Path, delay: float
+) -> None:
+    warehouse = tmp_path / "warehouse"
+    shutil.copytree(two_versions.base, warehouse, symlinks=True)
+    args = ["run", "-l", str(two_versions.landing), "-w", str(warehouse), "--year", "2025"]
+    process = paperfeed_forked(args, output=tmp_path / "interrupted")
+    time.sleep(delay)
+    if process.pid is not None and process.is_alive():
+        os.kill(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    process.join(120)
+    lines = (tmp_path / "interrupted.err").read_text().strip().splitlines()
+    if process.exitcode == 0:  # it finished first: nothing to say about an interruption
+        assert not any(line.startswith("interrupted") for line in lines)
+    else:
+        assert process.exitcode == 130, lines
+        assert "Traceback" not in "\n".join(lines)
+        current = int(sql_csv(warehouse, "SELECT max(dataset_version) FROM runs")[0][0])
+        said = "interrupted: nothing was published; dataset version 1 stays current"
+        if current == 2:
+            said = "interrupted after publishing dataset version 2 (`paperfeed export` writes its release if it is missing)"
+        assert lines[-1] == said, lines
+    assert unfinished_flow_runs(warehouse) == []
+    run_forked(*args)  # and the next run ends where an uninterrupted one would
+    assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["281"]]
+    assert unfinished_flow_runs(warehouse) == []
