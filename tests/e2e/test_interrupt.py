@@ -30,8 +30,11 @@ def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
         os.kill(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     process.join(120)
     lines = (tmp_path / "interrupted.err").read_text().strip().splitlines()
-    if process.exitcode == 0:  # it finished first: nothing to say about an interruption
-        assert not any(line.startswith("interrupted") for line in lines)
+    if process.exitcode == 0:  # it finished first, or the Ctrl-C came while Python ran a finaliser
+        assert "Traceback" not in "\n".join(lines)
+        assert [line for line in lines if line.startswith("interrupted")] in (
+            [], ["interrupted while Python was tidying up, too late to stop the run: it goes on to the end"]
+        )
     else:
         assert process.exitcode == 130, lines
         assert "Traceback" not in "\n".join(lines)

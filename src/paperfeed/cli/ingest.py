@@ -195,6 +195,20 @@ def interruptible(warehouse: Path) -> Iterator[None]:
 
     since = dt.datetime.now(dt.UTC)
     before = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    # A Ctrl-C that lands while Python runs a finaliser cannot stop anything: Python prints it as
+    # "Exception ignored" with a traceback and goes on. Said in one line instead; the run goes on.
+    default_hook = sys.unraisablehook
+    late: list[sys.UnraisableHookArgs] = []
+
+    def unraisable(event: sys.UnraisableHookArgs) -> None:
+        if isinstance(event.exc_value, KeyboardInterrupt):
+            if not late:
+                say("interrupted while Python was tidying up, too late to stop the run: it goes on to the end")
+            late.append(event)
+        else:
+            default_hook(event)
+
+    sys.unraisablehook = unraisable
     try:
         yield
     except KeyboardInterrupt:
@@ -210,6 +224,8 @@ def interruptible(warehouse: Path) -> Iterator[None]:
         else:
             say(f"interrupted after publishing dataset version {number} (`paperfeed export` writes its release if it is missing)")
         raise typer.Exit(Exit.INTERRUPTED) from None
+    finally:
+        sys.unraisablehook = default_hook
 
 
 @contextmanager
