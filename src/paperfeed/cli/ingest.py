@@ -50,20 +50,21 @@ def run(
     verbose: VerboseOption = False,
 ) -> None:
     """Ingest the new files of a landing folder as one new dataset version."""
-    landing, year = resolve_landing(landing, year)
-    from paperfeed.ops.context import new_run_id
+    with interruptible(warehouse):
+        landing, year = resolve_landing(landing, year)
+        from paperfeed.ops.context import new_run_id
 
-    run_id = new_run_id(dt.datetime.now(dt.UTC))
-    with interruptible(warehouse), locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
-        prefect_defaults(verbose)
-        start_orchestrator(landing, warehouse, settle)
-        from paperfeed_flows.ingest import ingest
+        run_id = new_run_id(dt.datetime.now(dt.UTC))
+        with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
+            prefect_defaults(verbose)
+            start_orchestrator(landing, warehouse, settle)
+            from paperfeed_flows.ingest import ingest
 
-        flow = ingest.with_options(retries=0)  # the operator gets the answer at once
-        summary = orchestrated(lambda: flow(
-            landing=str(landing), warehouse=str(warehouse), year=year, lock_wait_seconds=0,
-            retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
-        ))
+            flow = ingest.with_options(retries=0)  # the operator gets the answer at once
+            summary = orchestrated(lambda: flow(
+                landing=str(landing), warehouse=str(warehouse), year=year, lock_wait_seconds=0,
+                retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
+            ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
     raise typer.Exit(Exit.INPUT_PROBLEMS if summary.had_input_problems else Exit.OK)
 
@@ -189,12 +190,8 @@ def start_orchestrator(landing: Path, warehouse: Path, settle: float) -> None:
 @contextmanager
 def interruptible(warehouse: Path) -> Iterator[None]:
     """Ctrl-C: one line saying whether a version was published and which is current, this
-    command's flow runs finished on the Prefect server (not left Pending or Running), exit 130."""
-    from paperfeed.ops.finish import what_stays
-    from paperfeed.storage.warehouse import Warehouse
-
-    since = dt.datetime.now(dt.UTC)
-    before = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    command's flow runs finished on the Prefect server (not left Pending or Running), exit 130.
+    Enter it first thing: a Ctrl-C before it would end in click's bare "Aborted!"."""
     # A Ctrl-C that lands while Python runs a finaliser cannot stop anything: Python prints it as
     # "Exception ignored" with a traceback and goes on. Said in one line instead; the run goes on.
     default_hook = sys.unraisablehook
@@ -209,23 +206,34 @@ def interruptible(warehouse: Path) -> Iterator[None]:
             default_hook(event)
 
     sys.unraisablehook = unraisable
+    since = dt.datetime.now(dt.UTC)
+    before: list[int | None] = []  # the current version as the command started, once read
     try:
+        before.append(_current_number(warehouse))
         yield
     except KeyboardInterrupt:
-        current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+        from paperfeed.ops.finish import what_stays
+
+        number = _current_number(warehouse)
         if "paperfeed_flows.abandoned" in sys.modules:  # the orchestrator had started
             try:
                 sys.modules["paperfeed_flows.abandoned"].finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)")
             except Exception:  # noqa: BLE001 - the server is gone (a temporary one ends with Ctrl-C): the next run finishes them
                 pass
-        number = current.number if current else None
-        if number == (before.number if before else None):
+        if not before or number == before[0]:  # interrupted before reading it: before anything began
             say(f"interrupted: nothing was published; {what_stays(number)}")
         else:
             say(f"interrupted after publishing dataset version {number} (`paperfeed export` writes its release if it is missing)")
         raise typer.Exit(Exit.INTERRUPTED) from None
     finally:
         sys.unraisablehook = default_hook
+
+
+def _current_number(warehouse: Path) -> int | None:
+    from paperfeed.storage.warehouse import Warehouse
+
+    current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    return current.number if current else None
 
 
 @contextmanager
