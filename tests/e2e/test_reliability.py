@@ -111,3 +111,12 @@ def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(two_versio
     assert sql_csv(tmp_path / "rebuilt", "SELECT count(*) FROM papers") == [["281"]]
     refused = paperfeed("rebuild", "-w", str(warehouse), "--into", str(warehouse), expect=2)
     assert "is not empty" in refused.stderr
+
+
+def test_a_prefect_server_that_cannot_be_reached_is_one_line_and_exit_5(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # nothing listens on port 9
+    result = paperfeed("run", "-w", str(tmp_path / "warehouse"), expect=5)
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: run failed: RuntimeError: Failed to reach API at http://127.0.0.1:9/api/"), line
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "warehouse" / "tables").exists()  # nothing was written
