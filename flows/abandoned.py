@@ -2,9 +2,10 @@
 while Prefect was starting it (its run stays Pending), or killed (it stays Running). Each is marked
 Crashed, with a message saying so, so that no run of the warehouse stays in a state that is not final.
 
-A command's flow runs have no deployment, and a command holds the warehouse's lock for as long as
-its flow runs: so while this process holds the lock, every such run of the warehouse that is not
-final belongs to a command that has ended. Scheduled runs (`serve`) have a deployment and are left alone.
+Only the runs of `paperfeed run` and `paperfeed backfill` are touched: they carry the tag
+COMMAND_TAG, and such a command holds the warehouse's lock for as long as its flow runs. So while
+this process holds the lock, every tagged run of the warehouse that is not final belongs to a
+command that has ended. Scheduled runs (`serve`) and flows called from Python carry no tag.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterExpectedStartTime,
     FlowRunFilterState,
     FlowRunFilterStateType,
+    FlowRunFilterTags,
 )
 from prefect.client.schemas.objects import StateType
 from prefect.states import Crashed
@@ -29,6 +31,7 @@ from prefect.types import DateTime
 
 # Not paperfeed-rebuild: its `warehouse` is the one it reads, whose lock it does not hold.
 FLOWS = ["paperfeed-ingest", "paperfeed-backfill"]
+COMMAND_TAG = "paperfeed-command"  # on the flow runs of `paperfeed run` and `paperfeed backfill`
 NOT_FINAL = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
@@ -38,6 +41,7 @@ def finish_abandoned_runs(warehouse: Path, since: dt.datetime | None = None, mes
     runs_filter = FlowRunFilter(
         state=FlowRunFilterState(type=FlowRunFilterStateType(any_=NOT_FINAL)),
         deployment_id=FlowRunFilterDeploymentId(is_null_=True),
+        tags=FlowRunFilterTags(all_=[COMMAND_TAG]),
         # Prefect's filter types its times as its own DateTime; pydantic converts a datetime.
         expected_start_time=FlowRunFilterExpectedStartTime(after_=cast(DateTime, since)) if since else None,
     )
@@ -45,8 +49,8 @@ def finish_abandoned_runs(warehouse: Path, since: dt.datetime | None = None, mes
     finished = 0
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)), flow_run_filter=runs_filter):
-            named = run.parameters.get("warehouse")
-            if named is None or str(Path(named).resolve()) != mine:
+            named = run.parameters.get("warehouse")  # the commands pass it resolved
+            if named is None or not Path(named).is_absolute() or str(Path(named).resolve()) != mine:
                 continue
             reason = message or "its paperfeed command ended before the run finished (interrupted or killed)"
             client.set_flow_run_state(run.id, Crashed(message=reason), force=True)

@@ -26,8 +26,8 @@ def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
     args = ["run", "-l", str(two_versions.landing), "-w", str(warehouse), "--year", "2025"]
     process = paperfeed_forked(args, output=tmp_path / "interrupted")
     time.sleep(delay)
-    if process.pid is not None and process.is_alive():
-        os.kill(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
+    assert process.pid is not None and process.is_alive()  # a run takes seconds: the signal reaches it
+    os.kill(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     process.join(120)
     lines = (tmp_path / "interrupted.err").read_text().strip().splitlines()
     if process.exitcode == 0:  # it finished first, or the Ctrl-C came while Python ran a finaliser
@@ -43,7 +43,20 @@ def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
         if current == 2:
             said = "interrupted after publishing dataset version 2 (`paperfeed export` writes its release if it is missing)"
         assert lines[-1] == said, lines
+        if delay >= 1.6:  # by then its flow run exists: ended as Crashed, not left Pending or Running
+            assert crashed_flow_runs(warehouse), lines
     assert unfinished_flow_runs(warehouse) == []
     run_forked(*args)  # and the next run ends where an uninterrupted one would
     assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["281"]]
     assert unfinished_flow_runs(warehouse) == []
+
+
+def crashed_flow_runs(warehouse: Path) -> list[str]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+    from prefect.client.schemas.objects import StateType
+
+    state = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=state))
+    return [r.name for r in runs if r.parameters.get("warehouse") == str(warehouse)]

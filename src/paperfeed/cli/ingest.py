@@ -61,10 +61,11 @@ def run(
             from paperfeed_flows.ingest import ingest
 
             flow = ingest.with_options(retries=0)  # the operator gets the answer at once
-            summary = orchestrated(lambda: flow(
-                landing=str(landing), warehouse=str(warehouse), year=year, lock_wait_seconds=0,
-                retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
-            ))
+            with command_runs(warehouse):
+                summary = orchestrated(lambda: flow(
+                    landing=str(landing), warehouse=str(warehouse.resolve()), year=year, lock_wait_seconds=0,
+                    retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
+                ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
     raise typer.Exit(Exit.INPUT_PROBLEMS if summary.had_input_problems else Exit.OK)
 
@@ -95,10 +96,11 @@ def backfill(
         start_orchestrator(landing, warehouse, 0)
         from paperfeed_flows.ingest import backfill as flow
 
-        done = orchestrated(lambda: flow(
-            landing=str(landing), warehouse=str(warehouse), names=names, year=year,
-            since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
-        ))
+        with command_runs(warehouse):
+            done = orchestrated(lambda: flow(
+                landing=str(landing), warehouse=str(warehouse.resolve()), names=names, year=year,
+                since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
+            ))
     for link in done.refused:
         err.print(f"[red]refused[/] {escape(link.source_name)}: {escape(link.reason)}", highlight=False)
     if not done.runs:
@@ -209,7 +211,6 @@ def interruptible(warehouse: Path) -> Iterator[None]:
             default_hook(event)
 
     sys.unraisablehook = unraisable
-    since = dt.datetime.now(dt.UTC)
     before: list[int | None] = []  # the current version as the command started, once read
     try:
         before.append(_current_number(warehouse))
@@ -218,12 +219,9 @@ def interruptible(warehouse: Path) -> Iterator[None]:
         from paperfeed.ops.finish import what_stays
 
         number = _current_number(warehouse)
-        if "paperfeed_flows.abandoned" in sys.modules:  # the orchestrator had started
-            try:
-                sys.modules["paperfeed_flows.abandoned"].finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)")
-            except Exception:  # noqa: BLE001 - the server is gone (a temporary one ends with Ctrl-C): the next run finishes them
-                pass
-        if not before or number == before[0]:  # interrupted before reading it: before anything began
+        if number == _UNREADABLE:
+            say("interrupted (the warehouse could not be read to say what was published: see `paperfeed versions`)")
+        elif not before or number == before[0]:  # interrupted before reading it: before anything began
             say(f"interrupted: nothing was published; {what_stays(number)}")
         else:
             say(f"interrupted after publishing dataset version {number} (`paperfeed export` writes its release if it is missing)")
@@ -232,11 +230,40 @@ def interruptible(warehouse: Path) -> Iterator[None]:
         sys.unraisablehook = default_hook
 
 
+_UNREADABLE = -1  # what _current_number gives for a warehouse it cannot read
+
+
 def _current_number(warehouse: Path) -> int | None:
+    """The current dataset version (None: nothing published), or _UNREADABLE: a damaged warehouse
+    is the run's to report, in its own words."""
     from paperfeed.storage.warehouse import Warehouse
 
-    current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    try:
+        current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+    except Exception:  # noqa: BLE001
+        return _UNREADABLE
     return current.number if current else None
+
+
+@contextmanager
+def command_runs(warehouse: Path) -> Iterator[None]:
+    """Around a command's flow call, with the lock held: its flow runs carry COMMAND_TAG, and on
+    Ctrl-C those not final are marked Crashed before the lock is let go (best effort: Prefect's
+    temporary server ends with a terminal's Ctrl-C too; then the next command marks them)."""
+    from prefect import tags
+
+    from paperfeed_flows.abandoned import COMMAND_TAG, finish_abandoned_runs
+
+    since = dt.datetime.now(dt.UTC)
+    try:
+        with tags(COMMAND_TAG):
+            yield
+    except KeyboardInterrupt:
+        try:
+            finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)")
+        except BaseException:  # noqa: BLE001 - a server gone, or a second Ctrl-C: the next command marks them
+            pass
+        raise
 
 
 @contextmanager

@@ -55,8 +55,8 @@ def verify(store: Warehouse, all_versions: bool = False) -> Verification:
     if current is not None:
         result.checked["duckdb_file"] += 1
         shown = duckdb_file_shows(store)
-        if shown != current.number:
-            what = f"version {shown}" if shown else "nothing (missing, unreadable or from an older paperfeed)"
+        if shown is None or shown[0] != current.number:
+            what = f"version {shown[0]}" if shown else "nothing (missing, unreadable or from an older paperfeed)"
             result.found("duckdb", DUCKDB_FILE, f"shows {what}, not version {current.number}; the next run rewrites it")
     return result
 

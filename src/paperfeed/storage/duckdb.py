@@ -101,7 +101,10 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     target = warehouse.layout.duckdb_file
     # DuckDB binds a view as it is created, resolving a relative path from the working directory
     # (the delta extension ignores `file_search_path`): so the views are made in the warehouse
-    # folder. A process-wide change for a few milliseconds; nothing else in a run opens relative paths.
+    # folder. A process-wide change for a few milliseconds: a run resolves its warehouse and
+    # landing folders first (WarehouseLayout.at, FromLanding), and the suites folder comes from the
+    # installed package, so the one relative path another thread could open meanwhile is a
+    # relative PAPERFEED_EXPECTATIONS (the README asks for an absolute one).
     with replacing(target, crash_at="during_duckdb_file") as scratch, contextlib.chdir(warehouse.root):
         con = connect(str(scratch))
         try:
@@ -118,9 +121,10 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     return target
 
 
-def duckdb_file_shows(warehouse: Warehouse) -> int | None:
-    """The dataset version the DuckDB file's views show; None if the file is missing, unreadable,
-    or written by an older paperfeed (whose views named the warehouse by absolute path)."""
+def duckdb_file_shows(warehouse: Warehouse) -> tuple[int, str] | None:
+    """The dataset version the DuckDB file's views show, and what it tells readers; None if the
+    file is missing, unreadable, or written by an older paperfeed (whose views named the warehouse
+    by absolute path)."""
     try:
         con = duckdb.connect(str(warehouse.layout.duckdb_file), read_only=True)
         try:
@@ -129,13 +133,14 @@ def duckdb_file_shows(warehouse: Warehouse) -> int | None:
             con.close()
     except duckdb.Error:
         return None
-    return int(shown[0]) if shown else None
+    return (int(shown[0]), str(shown[1])) if shown else None
 
 
 def refresh_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> bool:
-    """Rewrite the DuckDB file unless it already shows `version` (a run that died after publishing
-    leaves it one version behind). True if rewritten."""
-    if duckdb_file_shows(warehouse) == version.number:
+    """Rewrite the DuckDB file unless it shows `version` and names this installation's extension
+    (a run that died after publishing leaves it one version behind; a new DuckDB or another
+    machine moves the extension). True if rewritten."""
+    if duckdb_file_shows(warehouse) == (version.number, how_to_read()):
         return False
     write_duckdb_file(warehouse, version)
     return True

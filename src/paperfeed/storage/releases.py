@@ -200,9 +200,12 @@ def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
     as the newest of those releases describes them."""
     added: list[Added] = []
     for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
-        ids = pl.read_csv(release_dir(store, m["version"]) / "changes" / "added.csv", schema={"paper_id": pl.String})
+        listed = release_dir(store, m["version"]) / "changes" / "added.csv"
+        if not listed.is_file():  # a release without its changes (damaged by hand): nothing to list from it
+            continue
+        ids = pl.read_csv(listed, schema={"paper_id": pl.String})
         added.append(Added(m["version"], m["created"], ids["paper_id"].to_list()))
-        if sum(len(a.paper_ids) for a in added) >= FEED_ENTRIES:
+        if len({i for a in added for i in a.paper_ids}) >= FEED_ENTRIES:  # papers are never removed
             break
     if not added:
         return
