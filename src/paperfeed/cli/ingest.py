@@ -82,25 +82,26 @@ def backfill(
     verbose: VerboseOption = False,
 ) -> None:
     """Ingest snapshot files one run each, in date order (files without a date last)."""
-    landing, year = resolve_landing(landing, year)
-    if names:  # a name that is not there is a usage error, told before the orchestrator starts
-        from paperfeed.storage.landing import LandingError, list_landing, select
+    with interruptible(warehouse):
+        landing, year = resolve_landing(landing, year)
+        if names:  # a name that is not there is a usage error, told before the orchestrator starts
+            from paperfeed.storage.landing import LandingError, list_landing, select
 
-        listed = list_landing(landing)
-        try:
-            select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
-        except LandingError as error:
-            fail(str(error), Exit.USAGE)
-    with interruptible(warehouse), locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
-        prefect_defaults(verbose)
-        start_orchestrator(landing, warehouse, 0)
-        from paperfeed_flows.ingest import backfill as flow
+            listed = list_landing(landing)
+            try:
+                select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
+            except LandingError as error:
+                fail(str(error), Exit.USAGE)
+        with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
+            prefect_defaults(verbose)
+            start_orchestrator(landing, warehouse, 0)
+            from paperfeed_flows.ingest import backfill as flow
 
-        with command_runs(warehouse):
-            done = orchestrated(lambda: flow(
-                landing=str(landing), warehouse=str(warehouse.resolve()), names=names, year=year,
-                since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
-            ))
+            with command_runs(warehouse):
+                done = orchestrated(lambda: flow(
+                    landing=str(landing), warehouse=str(warehouse.resolve()), names=names, year=year,
+                    since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
+                ))
     for link in done.refused:
         err.print(f"[red]refused[/] {escape(link.source_name)}: {escape(link.reason)}", highlight=False)
     if not done.runs:

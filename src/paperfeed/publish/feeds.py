@@ -38,11 +38,7 @@ def entry_id(paper_id: str) -> str:
 def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENTRIES) -> list[dict[str, Any]]:
     """The newest `limit` entries: each release's new papers (newest release first; within one, by
     best rank), with what `papers` says of them. A paper no longer in `papers` has no entry."""
-    known = papers.select(
-        "paper_id", "title", "abstract", "first_seen", "best_rank",
-        code=pl.col("links").list.eval(pl.element().filter(pl.element().struct.field("kind") == "code").struct.field("url")),
-        project=pl.col("links").list.eval(pl.element().filter(pl.element().struct.field("kind") == "project_page").struct.field("url")),
-    )
+    known = papers.select("paper_id", "title", "abstract", "first_seen", "best_rank", code=_urls("code"), project=_urls("project_page"))
     entries: list[dict[str, Any]] = []
     seen: set[str] = set()  # an entry id appears once, in the newest release that added the paper
     for release in sorted(added, key=lambda a: a.version, reverse=True):
@@ -55,6 +51,12 @@ def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENT
             if len(entries) == limit:
                 return entries
     return entries
+
+
+def _urls(kind: str) -> pl.Expr:
+    """The URLs of a paper's links of one kind (prepare/links.py names the kinds)."""
+    link = pl.element()
+    return pl.col("links").list.eval(link.filter(link.struct.field("kind") == kind).struct.field("url"))
 
 
 def atom_feed(entries: list[dict[str, Any]], updated: str) -> str:

@@ -52,6 +52,11 @@ def part_path(table: TableContract, name: str) -> str:
     return f"{table.name}/{name}.parquet"
 
 
+def changes_path(kind: str) -> str:
+    """Where a release lists the paper_ids of one kind of change (CHANGE_KINDS)."""
+    return f"changes/{kind}.csv"
+
+
 def changes_frames(changes: Changes) -> dict[str, pl.DataFrame]:
     return {kind: pl.DataFrame({"paper_id": getattr(changes, kind)}, schema={"paper_id": pl.String}) for kind in CHANGE_KINDS}
 

@@ -97,7 +97,7 @@ def how_to_read() -> str:
 def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     """Rewrite the warehouse's DuckDB file for `version`; readers see the old file or the new one.
     Its views name the tables relative to the warehouse folder: a moved or copied warehouse reads
-    its own tables, and its file need not change."""
+    its own tables with the same file."""
     target = warehouse.layout.duckdb_file
     # DuckDB binds a view as it is created, resolving a relative path from the working directory
     # (the delta extension ignores `file_search_path`): so the views are made in the warehouse
@@ -107,15 +107,13 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
     # relative PAPERFEED_EXPECTATIONS (the README asks for an absolute one).
     with replacing(target, crash_at="during_duckdb_file") as scratch, contextlib.chdir(warehouse.root):
         con = connect(str(scratch))
+        told = _quote(how_to_read())
         try:
             for statement in view_statements(warehouse, version, relative=True):
                 con.execute(statement)
-            con.execute(
-                f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, "
-                f"'{_quote(how_to_read())}' AS how_to_read"
-            )
+            con.execute(f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, '{told}' AS how_to_read")
             for table in (*DATA_TABLES, RUNS, ARRIVALS):
-                con.execute(f"COMMENT ON VIEW {table.name} IS '{_quote(how_to_read())}'")
+                con.execute(f"COMMENT ON VIEW {table.name} IS '{told}'")
         finally:
             con.close()
     return target

@@ -29,6 +29,7 @@ from paperfeed.publish.pages import release_index, run_report
 from paperfeed.publish.release import (
     RELEASE_TABLES,
     changes_frames,
+    changes_path,
     checksums,
     dataset_card,
     manifest,
@@ -105,9 +106,9 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         weeks = store.scan(table, target).filter(part(table).is_in(sorted(touched))).collect()
         files += _write_parts(folder, table, table.upgrade(weeks))
     changes = changed.changes if changed else _changes(store, target)
-    (folder / "changes").mkdir()
     for kind, frame in changes_frames(changes).items():
-        path = folder / "changes" / f"{kind}.csv"
+        path = folder / changes_path(kind)
+        path.parent.mkdir(exist_ok=True)
         frame.write_csv(path)
         files.append(_describe(folder, path, f"changes/{kind}", rows=frame.height))
     created = dt.datetime.now(dt.UTC)
@@ -200,7 +201,7 @@ def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
     as the newest of those releases describes them."""
     added: list[Added] = []
     for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
-        listed = release_dir(store, m["version"]) / "changes" / "added.csv"
+        listed = release_dir(store, m["version"]) / changes_path("added")
         if not listed.is_file():  # a release without its changes (damaged by hand): nothing to list from it
             continue
         ids = pl.read_csv(listed, schema={"paper_id": pl.String})
