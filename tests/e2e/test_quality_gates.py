@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import SAMPLE_001, abstract, feed_text, paperfeed, run_forked, sql_csv, write_landing
+from helpers import SAMPLE_001, abstract, copied, feed_text, paperfeed, run_forked, sql_csv, write_landing
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.quality.gx import SUITES_ENV, suites_dir
 
@@ -130,6 +130,19 @@ def test_the_run_report_is_the_data_quality_report_and_is_linked(run: tuple[Path
         if reason:
             assert reason.replace("'", "&#x27;") in html
     assert "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "") and "https://" not in html
+
+
+def test_a_run_that_only_rejects_files_publishes_no_version_and_records_the_run(run: tuple[Path, str], tmp_path: Path) -> None:
+    warehouse = copied(run[0], tmp_path)
+    landing = write_landing(tmp_path / "landing", {"robots.html": b"<html>go away</html>", "teapot.html": b"<html>I'm a teapot</html>"})
+    result = run_forked("run", "-l", str(landing), "-w", str(warehouse), "--year", "2025", expect=1, output=tmp_path / "run")
+    said = " ".join(result.stdout.split())
+    assert "no new data (2 rejected), nothing published: dataset version 1 stays current" in said
+    assert re.search(r"robots\.html\s+│\s+rejected", result.stdout) and "Traceback" not in result.stderr
+    assert [v["dataset_version"] for v in json.loads(paperfeed("versions", "-w", str(warehouse), "-f", "json").stdout)] == [1]
+    assert sql_csv(warehouse, "SELECT status, dataset_version, n_rejected FROM runs ORDER BY finished_at DESC LIMIT 1") == [
+        ["recorded", "1", "2"]
+    ]
 
 
 def test_a_failing_publish_check_publishes_nothing_and_exits_4(

@@ -129,7 +129,7 @@ def test_the_feeds_list_the_papers_each_release_added_newest_first(warehouse: Pa
     ids = [e.id.removeprefix("urn:paperfeed:paper:") for e in parsed.entries]
     assert len(ids) == 100 == len(set(ids))  # the newest 100: version 2's 66, then 34 of version 1's
     assert set(ids[:66]) == added[2] and set(ids[66:]) <= added[1]
-    assert parsed.entries[0].published == manifest(warehouse, 2)["created"]
+    assert parsed.entries[0].published == manifest(warehouse, 2)["published"]  # when version 2 was published
     assert all(e.title and e.content[0].value for e in parsed.entries)
     items = json.loads((releases / "feed.json").read_text())["items"]
     assert [i["_paperfeed"]["paper_id"] for i in items] == ids

@@ -26,7 +26,8 @@ pytestmark = pytest.mark.xdist_group("archive-rebuild")
 
 def history(warehouse: Path) -> None:
     """Runs with everything a rebuild must reproduce: a rejection, a re-delivery, a revised
-    abstract, a retried rejection with a fixed --year, and a no-op."""
+    abstract, a run that only rejects (recorded, no version), a retried rejection with a fixed
+    --year, and a no-op."""
     ingest(warehouse, *[(p.name, p.read_bytes()) for p in SAMPLES[:3]], ("page.html", b"<html>nope</html>"))
     revised = SAMPLES[4].read_text(encoding="utf-8").replace("In multi-task reinforcement", "In multi-task RL", 1)
     ingest(
@@ -36,6 +37,7 @@ def history(warehouse: Path) -> None:
         ("revised.txt", feed_text_for(revised)),
         ("leap.txt", LEAP),  # rejected: Feb 29 is no day of 2025
     )
+    ingest(warehouse, ("robots.html", b"<html>go away</html>"))
     ingest(warehouse, ("leap.txt", LEAP), year=2024, retry_rejected=True)
     ingest(warehouse, (SAMPLES[3].name, SAMPLES[3].read_bytes()))  # nothing new
 
@@ -72,6 +74,8 @@ def test_a_rebuild_from_the_archive_alone_equals_the_incremental_warehouse(built
     assert source.published()["dataset_version"].to_list() == copy.published()["dataset_version"].to_list() == [1, 2, 3]
     counts = ["dataset_version", "n_accepted", "n_duplicate", "n_rejected", "n_new_papers", "n_updated_papers", "n_papers"]
     assert source.published().select(counts).rows() == copy.published().select(counts).rows()
+    assert source.runs()["status"].to_list() == ["published", "published", "recorded", "published", "noop"]
+    assert copy.runs()["status"].to_list() == ["published", "published", "recorded", "published"]  # no-ops are not replayed
     for number in (1, 2, 3):
         assert copy.version(number).fingerprints == source.version(number).fingerprints, number
         ours, theirs = (w.read(w.version(number)).papers.sort("paper_id") for w in (copy, source))
@@ -86,8 +90,8 @@ def test_a_rebuild_from_the_archive_alone_equals_the_incremental_warehouse(built
     current = copy.current()
     assert current is not None and current.fingerprints == source.current().fingerprints  # type: ignore[union-attr]
     statuses = dict(theirs.snapshots.select("source_name", "status").iter_rows())
-    assert (statuses["leap.txt"], statuses["page.html"], statuses["again/000_777945d1c727355c.txt"]) == (
-        "accepted", "rejected", "duplicate",
+    assert (statuses["leap.txt"], statuses["page.html"], statuses["robots.html"], statuses["again/000_777945d1c727355c.txt"]) == (
+        "accepted", "rejected", "rejected", "duplicate",
     )
 
 

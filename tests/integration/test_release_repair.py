@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
 from pathlib import Path
 
 from helpers import abstract, feed_bytes, ingest
@@ -54,3 +56,19 @@ def test_a_public_release_carries_no_local_paths(tmp_path: Path) -> None:
     assert runs["quality_report"].to_list() == [None]
     assert runs["landing"].to_list() == [Path(summary.landing).name]
     assert str(tmp_path) not in (warehouse / "releases" / "version=0001" / "manifest.json").read_text()
+
+
+def test_a_release_written_again_keeps_when_its_version_was_published_and_the_feeds_stay(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, ONE)
+    releases = warehouse / "releases"
+    first = json.loads((releases / "version=0001" / "manifest.json").read_text())
+    feed = (releases / "feed.json").read_text()
+    shutil.rmtree(releases / "version=0001")
+    time.sleep(1.1)  # the new files' `created` (to the second) differs from the first ones'
+    assert ingest(warehouse, ONE).status == "noop"  # which writes the missing release again
+    again = json.loads((releases / "version=0001" / "manifest.json").read_text())
+    assert again["created"] > first["created"] and again["published"] == first["published"]
+    # The same run log as the first time: up to the run that published version 1 (not the no-op after it).
+    assert [f["rows"] for f in again["files"] if f["table"] == "runs"] == [f["rows"] for f in first["files"] if f["table"] == "runs"] == [1]
+    assert (releases / "feed.json").read_text() == feed  # a feed reader sees no entry change

@@ -22,6 +22,7 @@ from paperfeed.storage.delta import PROPERTIES
 from paperfeed.storage.duckdb import connect, open_version, view_statements
 from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.lock import WarehouseLocked
+from paperfeed.storage.releases import release_folders
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
 ONE = ("Paper One", abstract("one"))
@@ -69,12 +70,13 @@ def test_an_empty_landing_folder_on_a_new_warehouse_says_so(tmp_path: Path) -> N
 def test_unchanged_tables_keep_their_delta_version(tmp_path: Path) -> None:
     w = tmp_path / "warehouse"
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
-    # Same records, other line endings: a duplicate; only the snapshots table changes.
-    ingest(w, ("b.txt", feed_bytes("Mar 14", [ONE], crlf=True)))
+    # The same paper on the next day, nothing set aside: the quarantine does not change.
+    ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE])))
     store = Warehouse.at(w)
     v1, v2 = store.version(1), store.version(2)
-    assert v2.delta_versions["papers"] == v1.delta_versions["papers"]
-    assert v2.delta_versions["snapshots"] == v1.delta_versions["snapshots"] + 1
+    assert v2.delta_versions["quarantine"] == v1.delta_versions["quarantine"]
+    for changed in ("snapshots", "appearances", "papers", "paper_versions"):
+        assert v2.delta_versions[changed] > v1.delta_versions[changed], changed
 
 
 def test_a_run_killed_before_its_runs_commit_is_invisible_and_rolled_back(tmp_path: Path) -> None:
@@ -249,7 +251,7 @@ def test_a_retry_that_is_rejected_again_changes_nothing(tmp_path: Path) -> None:
     assert again.status == "noop"
     assert [(o.status, o.reason[:14]) for o in again.outcomes] == [("rejected", "rejected again")]
     assert again.had_input_problems  # so `paperfeed run` exits 1
-    assert Warehouse.at(w).published()["dataset_version"].to_list() == [1]
+    assert Warehouse.at(w).runs()["status"].to_list() == ["recorded", "noop"]
 
 
 def test_a_retry_rejected_for_another_reason_records_the_new_reason(tmp_path: Path) -> None:
@@ -257,11 +259,47 @@ def test_a_retry_rejected_for_another_reason_records_the_new_reason(tmp_path: Pa
     leap = ("leap.txt", feed_bytes("Feb 29", [ONE]))
     ingest(w, leap, year=2023)
     again = ingest(w, leap, year=2025, retry_rejected=True)
-    assert [o.status for o in again.outcomes] == ["rejected"] and again.dataset_version == 2
+    assert [o.status for o in again.outcomes] == ["rejected"] and again.status == "recorded"
+    assert ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO]))).dataset_version == 1  # it carries the recorded rows
     con, _ = open_version(Warehouse.at(w))
-    assert con.sql("SELECT reason FROM snapshots").fetchone()[0].endswith("is not a day of 2025")  # type: ignore[index]
+    assert con.sql("SELECT reason FROM snapshots WHERE status = 'rejected'").fetchone()[0].endswith("is not a day of 2025")  # type: ignore[index]
     assert con.sql("SELECT count(*) FROM quarantine WHERE contains(reason, '2025')").fetchone() == (1,)
     assert con.sql("SELECT count(*) FROM quarantine").fetchone() == (1,)
+
+
+def test_a_run_that_only_rejects_files_publishes_no_version_and_the_next_version_carries_its_rows(tmp_path: Path) -> None:
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    store = Warehouse.at(w)
+    published = store.current()
+    junk = ingest(w, ("page.html", b"<html><body>Too many requests</body></html>"), ("empty.txt", b""))
+    assert junk.status == "recorded" and junk.dataset_version == 1 and junk.had_input_problems
+    assert junk.message == (
+        "no new data (2 rejected), nothing published: dataset version 1 stays current; "
+        "these files' rows are recorded and go out with the next version"
+    )
+    assert store.current() == published and counts(w) == (1, 1, 1)  # version 1, its DuckDB file and release stand
+    assert duckdb_file_sql(w, "SELECT dataset_version FROM paperfeed_version") == [(1,)]
+    assert [p.name for p in release_folders(store)] == ["version=0001"]
+    assert store.runs().select("status", "dataset_version", "n_rejected").rows() == [("published", 1, 0), ("recorded", 1, 2)]
+    # The rejections are recorded all the same: the same junk again is known, and said to be rejected.
+    again = ingest(w, ("page.html", b"<html><body>Too many requests</body></html>"))
+    assert again.status == "noop" and "which was rejected: the file must not be an HTML" in again.outcomes[0].reason
+    # A copy of a.txt with other bytes (CRLF line ends) only adds a duplicate: no new data either.
+    copy = ingest(w, ("a-copy.txt", feed_bytes("Mar 14", [ONE]).replace(b"\n", b"\r\n")))
+    assert [o.status for o in copy.outcomes] == ["duplicate"] and copy.status == "recorded" and not copy.had_input_problems
+    # The next version carries every recorded row, in its tables and in its release (written whole).
+    second = ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO])))
+    assert second.dataset_version == 2 and counts(w) == (2, 2, 5)
+    con, _ = open_version(store)
+    assert con.sql("SELECT status, count(*) FROM snapshots GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("accepted", 2), ("duplicate", 1), ("rejected", 2)
+    ]
+    assert second.release is not None
+    assert pl.read_parquet(Path(second.release) / "snapshots" / "*.parquet").height == 5
+    assert pl.read_parquet(Path(second.release) / "quarantine" / "*.parquet")["source_name"].sort().to_list() == ["empty.txt", "page.html"]
+    assert counts(w, 1) == (1, 1, 1)
+    assert verify(store, all_versions=True).findings == []
 
 
 def test_a_version_fingerprinted_the_old_way_is_built_on_and_still_verifies(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 from rich.text import Text
 
-from paperfeed.model.status import FileStatus
+from paperfeed.model.status import FileStatus, RunStatus
 
 if TYPE_CHECKING:  # the command line starts without the data stack (`paperfeed --help` stays quick)
     import polars as pl
@@ -148,5 +148,7 @@ def print_run(summary: RunSummary) -> None:
     for label, value in (("run report", summary.run_report), ("release", summary.release)):
         if value:  # a path on a line of its own, never cut or wrapped: it is there to be copied
             out.print(f"  {label:<17}  {value}", soft_wrap=True, highlight=False, markup=False)
-    if summary.n_quarantined:
+    if summary.n_quarantined and summary.status is RunStatus.PUBLISHED:
         out.print(f"{summary.n_quarantined} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)
+    elif summary.n_quarantined:  # recorded, not published: the run report lists them until the next version does
+        out.print(f"{summary.n_quarantined} records set aside: see the run report", highlight=False)

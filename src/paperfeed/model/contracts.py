@@ -273,7 +273,7 @@ RUNS = TableContract(
         Column("run_id", pl.String, "unique id of the run"),
         Column("started_at", UTC, "when the run started"),
         Column("finished_at", UTC, "when it committed"),
-        Column("status", pl.String, "published, noop (nothing new) or failed"),
+        Column("status", pl.String, "published, recorded (files that changed no data), noop (nothing new) or failed"),
         Column("dataset_version", pl.Int64, "the dataset version current after this run"),
         Column("landing", pl.String, "the folder the run ingested from"),
         Column("n_files", pl.Int64, "files found in the landing folder"),
@@ -286,7 +286,7 @@ RUNS = TableContract(
         Column("n_updated_papers", pl.Int64, "papers whose row changed"),
         Column("n_papers", pl.Int64, "papers in the dataset after the run"),
         Column("n_appearances", pl.Int64, "appearances in the dataset after the run"),
-        Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table"),
+        Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table as the run left it (published or recorded)"),
         Column("message", pl.String, "what the run did, in one line"),
         Column("quality_report", pl.String, "path of the run's report page, which lists every data-quality check", nullable=True),
         Column(
@@ -320,4 +320,7 @@ ARRIVALS = TableContract(
 # Data tables in publish order; `runs` is committed last and is the dataset's version pointer.
 DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, QUARANTINE)
 ALL_TABLES: tuple[TableContract, ...] = (*DATA_TABLES, RUNS)
+# The tables that record what came in and what became of it, not the feed's data: a run that
+# changes only these (it rejected files, or received duplicates) publishes no new version.
+INTAKE_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, QUARANTINE)
 BY_NAME: dict[str, TableContract] = {t.name: t for t in ALL_TABLES}

@@ -37,5 +37,8 @@ class RunStatus(StrEnum):
     """A run's status in the `runs` table."""
 
     PUBLISHED = "published"  # it published a new dataset version
+    # Its files changed no data (each was rejected, or a duplicate): their snapshot and quarantine
+    # rows are written and recorded, the current version stays, and the next version carries them.
+    RECORDED = "recorded"
     NOOP = "noop"  # nothing new: the current version stays
     FAILED = "failed"  # the publish gate blocked it: nothing was published

@@ -17,7 +17,7 @@ import polars as pl
 
 from paperfeed.config import PREPARE_BATCH_BYTES
 from paperfeed.curate.increment import Increment, increment
-from paperfeed.model.contracts import SNAPSHOTS
+from paperfeed.model.contracts import INTAKE_TABLES, SNAPSHOTS
 from paperfeed.model.inputs import LandingFile, RawSnapshot
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, SnapshotStatus
@@ -34,8 +34,11 @@ from paperfeed.storage.warehouse import Warehouse, Written
 class Progress:
     """What a run has done so far: carried from batch to batch, summed up when it commits."""
 
-    snapshots: pl.DataFrame  # every snapshot row: the published ones, then this run's
+    snapshots: pl.DataFrame  # every snapshot row: the committed ones, then this run's
     written: Written  # where each table stands
+    # Whether the run started from the current version's tables; not so after runs that recorded
+    # rejected or duplicate files since: then `parts` lacks what those runs wrote.
+    from_published: bool = True
     outcomes: list[FileOutcome] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)  # the publish gate's, over every batch
     failures: str = ""  # what the publish gate refused, in words ('' while nothing was)
@@ -47,6 +50,13 @@ class Progress:
     def changed(self) -> bool:
         """Whether the run wrote any snapshot row (a file accepted, a duplicate, a rejection)."""
         return bool(self.parts.get(SNAPSHOTS.name))
+
+    @property
+    def data_changed(self) -> bool:
+        """Whether the run changed the feed's data, not only the record of what came in
+        (rejected and duplicate files): what makes a new dataset version."""
+        intake = {t.name for t in INTAKE_TABLES}
+        return any(parts for name, parts in self.parts.items() if name not in intake)
 
 
 def in_batches(files: list[LandingFile], max_bytes: int = PREPARE_BATCH_BYTES) -> Iterator[list[LandingFile]]:

@@ -29,11 +29,13 @@ from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | None, progress: Progress, gate: Gate) -> RunSummary:
     """Record the run: publish what its batches wrote as the next dataset version (after the
-    `runs` suite of the publish gate), or, if nothing changed, a no-op; a run the gate blocked is
+    `runs` suite of the publish gate); if they changed no data (rejected or duplicate files only),
+    record it, the current version staying; if nothing changed, a no-op. A run the gate blocked is
     recorded as failed, and what its batches wrote is rolled back."""
+    status = RunStatus.NOOP if not progress.changed else RunStatus.PUBLISHED if progress.data_changed else RunStatus.RECORDED
     summary = RunSummary(
         run_id=ctx.run_id,
-        status=RunStatus.PUBLISHED if progress.changed else RunStatus.NOOP,
+        status=status,
         dataset_version=base.number if base else None,
         warehouse=ctx.warehouse,
         landing=ctx.landing,
@@ -53,7 +55,9 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
     report = warehouse.layout.report(ctx.run_id)  # written by finish_run, with every check
     failures = progress.failures
     if not failures:
-        row = run_row(ctx, summary, "", RunStatus.PUBLISHED, report) | {"dataset_version": number}
+        row = run_row(ctx, summary, "", status, report)
+        if status is RunStatus.PUBLISHED:
+            row["dataset_version"] = number
         runs = pl.concat([warehouse.runs(), RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))])
         verdict = gate.validate("runs", runs, all_rows=False)
         summary = replace(summary, checks=combine_checks(summary.checks, verdict.checks))
@@ -65,6 +69,14 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         warehouse.append_run(run_row(ctx, summary, message, RunStatus.FAILED, report))
         warehouse.recover()  # the batches' writes: no version names them
         return replace(summary, status=RunStatus.FAILED, message=message)
+    if status is RunStatus.RECORDED:
+        what = [f"{n} {kind}" for kind in (FileStatus.REJECTED, FileStatus.DUPLICATE) if (n := summary.count(kind))]
+        message = (
+            f"no new data ({', '.join(what)}), nothing published: {what_stays(summary.dataset_version)}; "
+            "these files' rows are recorded and go out with the next version"
+        )
+        warehouse.record(run_row(ctx, summary, message, status, report), progress.written)
+        return replace(summary, message=message)
     message = (
         f"published dataset version {number}: {summary.count(FileStatus.ACCEPTED)} accepted, "
         f"{summary.count(FileStatus.DUPLICATE)} duplicate, {summary.count(FileStatus.REJECTED)} rejected, "
@@ -89,7 +101,9 @@ def finish_run(warehouse: Warehouse, summary: RunSummary, progress: Progress) ->
         published_here = summary.status is RunStatus.PUBLISHED and summary.dataset_version == current.number
         changed = Changed(progress.parts, Changes(sorted(progress.new_papers), sorted(progress.updated_papers)))
         try:
-            release = write_release(warehouse, current.number, changed if published_here else None)
+            # Only the parts this run changed are written anew, unless runs recorded rows since the
+            # previous version: then every part is (their parts are not known here).
+            release = write_release(warehouse, current.number, changed if published_here and progress.from_published else None)
             summary = replace(summary, release=str(release))
         except Exception as error:  # noqa: BLE001 - `paperfeed export` or the next run writes it
             summary = with_problem(

@@ -1,5 +1,6 @@
 """Rebuild: every dataset version of a warehouse, recreated from its raw archive alone in a new
-folder by replaying the published runs one by one, then compared version by version."""
+folder by replaying the runs that committed tables (published or recorded) one by one, then
+compared version by version."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import polars as pl
 
 from paperfeed.model.contracts import DATA_TABLES, TableContract
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme
+from paperfeed.model.status import RunStatus
 from paperfeed.ops.context import FromArchive, IngestRequest
 from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
@@ -50,20 +52,21 @@ class Rebuilt:
 def rebuild(
     source: Warehouse, into: Warehouse, *, steps: Steps | None = None, gate: GateFactory = great_expectations_gate
 ) -> Rebuilt:
-    """Replay each published run of `source` into the empty warehouse `into`, in order, and compare
-    each version's table fingerprints.
+    """Replay each run of `source` that published a version or recorded rows into the empty
+    warehouse `into`, in order, and compare each version's table fingerprints.
 
     No lock on the source: published runs, their archived files and arrivals only ever grow, so
     the versions published now can be replayed while scheduled runs go on publishing newer ones."""
     check_rebuild(source, into)
-    published = source.published()
-    for number, run_id in published.select("dataset_version", "run_id").iter_rows():
+    committed = source.runs().filter(pl.col("status").is_in([RunStatus.PUBLISHED, RunStatus.RECORDED]))
+    for status, number, run_id in committed.select("status", "dataset_version", "run_id").iter_rows():
         summary = run_ingest(into, IngestRequest(FromArchive(source.layout, run_id)), steps=steps, gate=gate)
-        if summary.dataset_version != number:
+        if summary.status != status or summary.dataset_version != number:
             raise RebuildError(
-                f"replaying run {run_id} gave dataset version {summary.dataset_version}, not {number}: {summary.message}"
+                f"replaying run {run_id} ({status}, dataset version {number}) gave {summary.status}, "
+                f"dataset version {summary.dataset_version}: {summary.message}"
             )
-    return Rebuilt(compare_versions(source, published, into))
+    return Rebuilt(compare_versions(source, source.published(), into))
 
 
 def check_rebuild(source: Warehouse, into: Warehouse) -> None:

@@ -90,7 +90,8 @@ def run_ingest(
         found = steps("find files", find_files, request.source)
         run_gate = gate(warehouse, ctx)
         number = (base.number if base else 0) + 1
-        progress = Progress(warehouse.snapshots(), Written.start(base))
+        standing = warehouse.standing()
+        progress = Progress(warehouse.snapshots(), standing, from_published=standing == Written.start(base))
         for files in in_batches(found.files, batch_bytes):
             raws = steps("read files", read_files, request.source, files)
             new, known = split_known(raws, progress.snapshots, retry)

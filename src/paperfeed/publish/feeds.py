@@ -23,10 +23,11 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 
 @dataclass(frozen=True)
 class Added:
-    """What one release added: its version, when it was created (ISO 8601), the papers' ids."""
+    """What one release added: its version, when that version was published (ISO 8601; the same
+    when its release is written again), the papers' ids."""
 
     version: int
-    created: str
+    published: str
     paper_ids: list[str]
 
 
@@ -47,7 +48,7 @@ def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENT
             if row["paper_id"] in seen:
                 continue
             seen.add(row["paper_id"])
-            entries.append(row | {"version": release.version, "published": release.created})
+            entries.append(row | {"version": release.version, "published": release.published})
             if len(entries) == limit:
                 return entries
     return entries
@@ -60,7 +61,7 @@ def _urls(kind: str) -> pl.Expr:
 
 
 def atom_feed(entries: list[dict[str, Any]], updated: str) -> str:
-    """The entries as an Atom feed; `updated` is when the newest release was created."""
+    """The entries as an Atom feed; `updated` is when the newest version was published."""
     ET.register_namespace("", ATOM_NS)
 
     def add(parent: ET.Element, tag: str, text: str | None = None, **attributes: str) -> ET.Element:

@@ -70,6 +70,7 @@ def checksums(files: list[dict[str, Any]]) -> str:
 def manifest(
     version: int,
     run_id: str,
+    published: dt.datetime,
     created: dt.datetime,
     snapshots: pl.DataFrame,
     files: list[dict[str, Any]],
@@ -81,7 +82,8 @@ def manifest(
         "dataset": DATASET_NAME,
         "version": version,
         "release": release_name(version),
-        "created": created.isoformat(timespec="seconds"),
+        "published": published.isoformat(timespec="seconds"),  # when its run committed: the same in a re-export
+        "created": created.isoformat(timespec="seconds"),  # when these files were written
         "run_id": run_id,
         "source_snapshots": snapshots.select(
             "snapshot_id", "source_name", pl.col("snapshot_date").cast(pl.String), "status", "n_records"

@@ -86,8 +86,11 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
     folder.mkdir()
     previous = _previous(store, version) if changed is not None else None
     files: list[dict[str, Any]] = []
-    # The run log without this machine's paths: a release is for other people.
-    runs = store.runs().filter(pl.col("dataset_version") <= version).with_columns(
+    # The run log up to the run that published the version (a release written again holds the
+    # same runs), without this machine's paths: a release is for other people.
+    every_run = store.runs()
+    run = every_run.filter(pl.col("run_id") == target.run_id).row(0, named=True)
+    runs = every_run.filter(pl.col("finished_at") <= run["finished_at"]).with_columns(
         pl.col("landing").str.extract(r"([^/]+)/?$"), quality_report=pl.lit(None, pl.String)
     )
     for table in RELEASE_TABLES:
@@ -113,7 +116,7 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         files.append(_describe(folder, path, f"changes/{kind}", rows=frame.height))
     created = dt.datetime.now(dt.UTC)
     rows = {t.name: sum(f["rows"] or 0 for f in files if f["table"] == t.name) for t in RELEASE_TABLES}
-    checks = checks_from_rows(runs.filter(pl.col("run_id") == target.run_id)["checks"].to_list()[0])
+    checks = checks_from_rows(run["checks"])
     previous_version = version - 1 if version > 1 else None
     card = folder / "README.md"
     card.write_text(dataset_card(version, created, rows, changes, previous_version, checks), encoding="utf-8")
@@ -122,7 +125,7 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
     sums.write_text(checksums(files), encoding="utf-8")
     files.append(_describe(folder, sums, None))
     snapshots = store.read_table(SNAPSHOTS, target).sort("arrived_at", "source_name")
-    document = manifest(version, target.run_id, created, snapshots, files, previous_version, changes, checks)
+    document = manifest(version, target.run_id, run["finished_at"], created, snapshots, files, previous_version, changes, checks)
     (folder / MANIFEST).write_text(json.dumps(document, indent=2), encoding="utf-8")
 
 
@@ -205,7 +208,7 @@ def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
         if not listed.is_file():  # a release without its changes (damaged by hand): nothing to list from it
             continue
         ids = pl.read_csv(listed, schema={"paper_id": pl.String})
-        added.append(Added(m["version"], m["created"], ids["paper_id"].to_list()))
+        added.append(Added(m["version"], m.get("published", m["created"]), ids["paper_id"].to_list()))  # older manifests: created
         if len({i for a in added for i in a.paper_ids}) >= FEED_ENTRIES:  # papers are never removed
             break
     if not added:
@@ -213,7 +216,7 @@ def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
     wanted = [i for a in added for i in a.paper_ids]
     papers = PAPERS.upgrade(store.scan(PAPERS, store.version(added[0].version)).filter(pl.col("paper_id").is_in(wanted)).collect())
     entries = feed_entries(added, papers)
-    write_atomic(store.layout.releases / ATOM_FILE, atom_feed(entries, updated=added[0].created))
+    write_atomic(store.layout.releases / ATOM_FILE, atom_feed(entries, updated=added[0].published))
     write_atomic(store.layout.releases / JSON_FILE, json_feed(entries))
 
 

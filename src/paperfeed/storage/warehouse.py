@@ -6,7 +6,9 @@ yet), then appends its row to `runs`, naming the Delta version, row count and fi
 table. That one append is the publish. Readers resolve a dataset version through `runs` and read
 each table at the named Delta version (time travel), so they see a whole run or none of it. Table
 versions written by a run that died before its `runs` commit are rolled back by the next writer
-(`recover`).
+(`recover`). A run whose files changed no data (each rejected, or a duplicate) commits its row as
+`recorded`: the tables stand where it left them, no version is published, and the next one carries
+its rows.
 
 A run changes tables by appending rows, merging rows by key (Delta MERGE) and deleting the few rows
 a late arrival makes obsolete; it never rewrites a table. Merges name the oldest date among the
@@ -116,6 +118,16 @@ class Warehouse:
         published = self.published()
         return _version_from_row(published.row(-1, named=True)) if published.height else None
 
+    def standing(self) -> Written:
+        """Where the tables stand for the next run to build on: as the last run that committed
+        table versions left them. That is the current version's, unless runs that changed no data
+        recorded rejected or duplicate files since (their rows go out with the next version)."""
+        runs = self.runs().filter(pl.col("status").is_in([RunStatus.PUBLISHED, RunStatus.RECORDED]))
+        if runs.is_empty():
+            return Written({}, {}, {})
+        version = _version_from_row(runs.row(-1, named=True))
+        return Written(version.delta_versions, version.rows, version.fingerprints)
+
     def version(self, number: int) -> DatasetVersion:
         published = self.published()
         row = published.filter(pl.col("dataset_version") == number)
@@ -166,17 +178,17 @@ class Warehouse:
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
-        """Roll back what a run that died wrote after the current dataset version, so each table's
-        newest Delta version again holds the published data. Compares files, not version numbers:
-        after one rollback the newest version is a restore commit with the published files. A
-        table no version has published yet (a first run died) is removed."""
-        current = self.current()
+        """Roll back what a run that died wrote after the last committed run (`standing`), so each
+        table's newest Delta version again holds what that run published or recorded. Compares
+        files, not version numbers: after one rollback the newest version is a restore commit with
+        the committed files. A table no run has committed yet (a first run died) is removed."""
+        standing = self.standing()
         rolled_back = []
         self._handles.clear()
         for table in DATA_TABLES:
             if not self.exists(table.name):
                 continue
-            published = current.delta_versions.get(table.name) if current else None
+            published = standing.delta_versions.get(table.name)
             uri = self.table_uri(table.name)
             if published is None:
                 shutil.rmtree(uri)
@@ -192,7 +204,7 @@ class Warehouse:
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
         """Write one batch of changes and commit the run: `write`, then `commit`."""
         number = (base.number if base else 0) + 1
-        return self.commit(run, self.write(changes, Written.start(base), run["run_id"], number), number)
+        return self.commit(run, self.write(changes, self.standing(), run["run_id"], number), number)
 
     def write(self, changes: dict[str, TableChange], written: Written, run_id: str, number: int) -> Written:
         """Write one batch of changes to the tables (new Delta versions that no dataset version
@@ -209,15 +221,16 @@ class Warehouse:
 
     def commit(self, run: dict[str, Any], written: Written, number: int) -> DatasetVersion:
         """Commit the run row that makes the written tables dataset version `number`: the publish."""
-        entries = [
-            {"table": t.name, "delta_version": written.delta_versions[t.name], "rows": written.rows[t.name],
-             "fingerprint": written.fingerprints[t.name]}
-            for t in DATA_TABLES
-        ]
-        row = {**run, "status": RunStatus.PUBLISHED, "dataset_version": number, "table_versions": entries}
+        row = {**run, "status": RunStatus.PUBLISHED, "dataset_version": number, "table_versions": _entries(written)}
         self.append_run(row)
         crash_point("after_runs_commit")
         return _version_from_row(row)
+
+    def record(self, run: dict[str, Any], written: Written) -> None:
+        """Commit the row of a run whose writes changed no data (rejected or duplicate files only):
+        the tables stand where it left them, and the current dataset version stays."""
+        self.append_run({**run, "status": RunStatus.RECORDED, "table_versions": _entries(written)})
+        crash_point("after_runs_commit")
 
     def append_run(self, row: dict[str, Any]) -> None:
         """Commit one row to `runs`: for a published run this is the moment it becomes visible."""
@@ -288,6 +301,15 @@ class Warehouse:
         crowded = counts.filter(pl.col("count") > COMPACT_PARTITION_AFTER_FILES).get_column(files.name).to_list()
         if crowded:
             delta.optimize.compact(partition_filters=[(partition_by, "in", crowded)], commit_properties=_commit_meta(run_id, number))
+
+
+def _entries(written: Written) -> list[dict[str, Any]]:
+    """The `runs.table_versions` of tables that stand as `written` says."""
+    return [
+        {"table": t.name, "delta_version": written.delta_versions[t.name], "rows": written.rows[t.name],
+         "fingerprint": written.fingerprints[t.name]}
+        for t in DATA_TABLES
+    ]
 
 
 def _rows_predicate(table: TableContract, rows: pl.DataFrame) -> str:
