@@ -7,7 +7,9 @@ not paperfeed's code): 374 records, 281 distinct papers, and the distributions b
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import math
 import re
 import shutil
 import subprocess
@@ -178,10 +180,15 @@ def test_the_readme_example_queries_answer_on_the_sample(warehouse: Path) -> Non
     }
     first_comment, first_query = next(iter(queries.items()))
     assert paperfeed("sql", "-w", str(warehouse), "--format", "json", "--", first_query).stdout == answers[first_comment]
-    assert len(answers) == 5
+    assert len(answers) == 7
     rows = {comment: json.loads(answer) for comment, answer in answers.items()}
-    longest, new_on_17, over_time, with_code, history = rows.values()
-    assert [r["days_on_feed"] for r in longest][:3] == [10, 10, 10] and len(longest) == 10
+    longest, trending, one_paper, new_on_17, over_time, with_code, history = rows.values()
+    # Mar 11 to Mar 21: 11 calendar days; one paper was on all four snapshot dates, a streak of 4.
+    stays = [(r["days_on_feed"], r["n_dates"], r["longest_streak"]) for r in longest]
+    assert len(stays) == 10 and stays[0] == (11, 4, 4) and stays[1][0] == stays[2][0] == 11
+    assert stays == sorted(stays, key=lambda s: (-s[0], -s[1]))
+    assert len(trending) == 10 and [r["score"] for r in trending] == sorted((r["score"] for r in trending), reverse=True)
+    assert [r["snapshot_date"] for r in one_paper] == sorted(r["snapshot_date"] for r in one_paper) and one_paper
     assert len(new_on_17) == 20  # papers first seen on Mar 17 (the golden distribution above)
     assert [(r["snapshot_date"], r["new"]) for r in over_time] == [
         ("2025-03-11", 78), ("2025-03-14", 137), ("2025-03-17", 20), ("2025-03-21", 46),
@@ -189,7 +196,44 @@ def test_the_readme_example_queries_answer_on_the_sample(warehouse: Path) -> Non
     assert sum(r["new"] + r["returning"] for r in over_time) == sum(r["papers"] for r in over_time)
     assert len({r["url"] for r in with_code}) == 50
     assert all("github.com" in r["url"] or "gitlab" in r["url"] for r in with_code)
+    assert all(r["repo_owner"] and r["repo_name"] for r in with_code)  # every code link on the sample names its repository
     assert [(r["version"], r["is_current"]) for r in history] == [(1, True)]
+
+
+def test_paper_stats_on_the_real_snapshots_agree_with_the_formulas_computed_apart(warehouse: Path) -> None:
+    """Every paper's figures in `paper_stats`, against the documented formulas worked out in Python
+    from its appearances (the SQL and this are written apart, from the same README text)."""
+    sightings = json.loads(paperfeed("sql", "-w", str(warehouse), "-f", "json", "SELECT paper_id, snapshot_date, rank FROM appearances").stdout)
+    stats = {r["paper_id"]: r for r in json.loads(paperfeed("sql", "-w", str(warehouse), "-f", "json", "SELECT * FROM paper_stats").stdout)}
+    by_paper: dict[str, dict[str, int]] = {}
+    for r in sightings:  # a paper's rank on a date: its best that date (Mar 14 has two snapshots)
+        ranks = by_paper.setdefault(r["paper_id"], {})
+        ranks[r["snapshot_date"]] = min(r["rank"], ranks.get(r["snapshot_date"], r["rank"]))
+    feed_dates = sorted({r["snapshot_date"] for r in sightings})
+    assert feed_dates == ["2025-03-11", "2025-03-14", "2025-03-17", "2025-03-21"]
+    newest = dt.date.fromisoformat(feed_dates[-1])
+    assert len(stats) == len(by_paper) == 281
+    for paper_id, ranks in by_paper.items():
+        dates = sorted(ranks)
+        positions = [feed_dates.index(d) for d in dates]
+        streak = longest = 1
+        for before, after in itertools.pairwise(positions):
+            streak = streak + 1 if after == before + 1 else 1
+            longest = max(longest, streak)
+        ordered = sorted(ranks.values())
+        middle = len(ordered) // 2
+        median = ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+        score = sum(1 / math.log2(1 + rank) * 0.5 ** ((newest - dt.date.fromisoformat(d)).days / 7) for d, rank in ranks.items())
+        first, last = dt.date.fromisoformat(dates[0]), dt.date.fromisoformat(dates[-1])
+        got = stats[paper_id]
+        assert (got["first_seen"], got["last_seen"], got["days_on_feed"], got["n_dates"], got["longest_streak"]) == (
+            dates[0], dates[-1], (last - first).days + 1, len(dates), longest
+        ), paper_id
+        assert (got["best_rank"], got["median_rank"], got["last_rank"]) == (ordered[0], median, ranks[dates[-1]]), paper_id
+        assert got["trending_score"] == pytest.approx(score), paper_id
+    # The figures an analyst asks for, on the real feed.
+    assert max(r["days_on_feed"] for r in stats.values()) == 11
+    assert sum(r["longest_streak"] == 4 for r in stats.values()) == sum(len(ranks) == 4 for ranks in by_paper.values())
 
 
 def test_the_readme_duckdb_snippets_work_as_written(warehouse: Path) -> None:

@@ -1,4 +1,4 @@
-"""Table contracts are the one source of truth: the README documents them, writers conform to them."""
+"""Table and view contracts are the one source of truth: the README documents them, writers conform to them."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import polars as pl
 import pytest
 
 from paperfeed.model.contracts import ALL_TABLES, ARRIVALS, SNAPSHOTS, Column, ContractError, TableContract
+from paperfeed.model.views import VIEWS, ViewContract
 from paperfeed.quality.gx import suites_dir
 
 README = Path(__file__).parents[2] / "README.md"
 
 
-@pytest.mark.parametrize("table", (*ALL_TABLES, ARRIVALS), ids=lambda t: t.name)
-def test_readme_documents_every_column_of_every_table(table: TableContract) -> None:
+@pytest.mark.parametrize("table", (*ALL_TABLES, ARRIVALS, *VIEWS), ids=lambda t: t.name)
+def test_readme_documents_every_column_of_every_table_and_view(table: TableContract | ViewContract) -> None:
     text = README.read_text(encoding="utf-8")
     section = re.search(rf"#### `{table.name}`\n(.*?)(?=\n#|\Z)", text, re.S)
     assert section, f"README has no section for table {table.name}"

@@ -15,6 +15,7 @@ import polars as pl
 from deltalake import DeltaTable
 
 from paperfeed.model.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
+from paperfeed.model.views import VIEWS
 from paperfeed.storage.files import replacing
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
@@ -44,7 +45,8 @@ def connect(database: str = ":memory:", read_only: bool = False) -> duckdb.DuckD
 
 
 def view_statements(warehouse: Warehouse, version: DatasetVersion, relative: bool = False) -> list[str]:
-    """CREATE VIEW statements showing every table exactly as it was in `version`. A table the
+    """CREATE VIEW statements showing every table exactly as it was in `version`, then the
+    analysts' views over them (model/views.py). A table the
     version predates (added by a later paperfeed) is an empty view of the right shape. With
     `relative`, the views name the tables from the warehouse folder (`tables/papers`), so that
     they read whatever warehouse the folder DuckDB runs in holds: one moved or copied included."""
@@ -71,6 +73,7 @@ def view_statements(warehouse: Warehouse, version: DatasetVersion, relative: boo
         if DeltaTable.is_deltatable(log)
         else f"CREATE OR REPLACE VIEW {ARRIVALS.name} AS {_empty_select(ARRIVALS)}"
     )
+    statements += [f"CREATE OR REPLACE VIEW {view.name} AS {view.sql}" for view in VIEWS]  # over the views above
     return statements
 
 
@@ -112,8 +115,8 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
             for statement in view_statements(warehouse, version, relative=True):
                 con.execute(statement)
             con.execute(f"CREATE VIEW {VERSION_VIEW} AS SELECT {version.number} AS dataset_version, '{told}' AS how_to_read")
-            for table in (*DATA_TABLES, RUNS, ARRIVALS):
-                con.execute(f"COMMENT ON VIEW {table.name} IS '{told}'")
+            for name in (*(t.name for t in (*DATA_TABLES, RUNS, ARRIVALS)), *(v.name for v in VIEWS)):
+                con.execute(f"COMMENT ON VIEW {name} IS '{told}'")
         finally:
             con.close()
     return target
