@@ -180,9 +180,10 @@ def test_the_readme_example_queries_answer_on_the_sample(warehouse: Path) -> Non
     }
     first_comment, first_query = next(iter(queries.items()))
     assert paperfeed("sql", "-w", str(warehouse), "--format", "json", "--", first_query).stdout == answers[first_comment]
-    assert len(answers) == 7
+    assert len(answers) == 8
     rows = {comment: json.loads(answer) for comment, answer in answers.items()}
-    longest, trending, one_paper, new_on_17, over_time, with_code, history = rows.values()
+    longest, trending, by_title, one_paper, new_on_17, over_time, with_code, history = rows.values()
+    assert by_title and all("reward model" in r["title"].lower() for r in by_title)
     # Mar 11 to Mar 21: 11 calendar days; one paper was on all four snapshot dates, a streak of 4.
     stays = [(r["days_on_feed"], r["n_dates"], r["longest_streak"]) for r in longest]
     assert len(stays) == 10 and stays[0] == (11, 4, 4) and stays[1][0] == stays[2][0] == 11

@@ -9,7 +9,15 @@ import duckdb
 import polars as pl
 import pytest
 
-from paperfeed.model.views import CODE_LINKS, PAPER_STATS, RANK_HISTORY, TRENDING_HALF_LIFE_DAYS, VIEWS, ViewContract
+from paperfeed.model.views import (
+    CODE_LINKS,
+    PAPER_STATS,
+    PAPER_TITLES,
+    RANK_HISTORY,
+    TRENDING_HALF_LIFE_DAYS,
+    VIEWS,
+    ViewContract,
+)
 from paperfeed.storage.duckdb import sql_type
 
 LINKS = pl.List(pl.Struct({"url": pl.String, "kind": pl.String}))
@@ -22,9 +30,15 @@ SIGHTINGS = [
 ]  # fmt: skip
 
 
+# X appeared with another spelling of its title on the 15th and 16th.
+TITLES = {("X", 15): "x, revised", ("X", 16): "x, revised"}
+
+
 def connection(papers: pl.DataFrame | None = None) -> duckdb.DuckDBPyConnection:
     appearances = pl.DataFrame(
-        [(p, D[d], r) for p, d, r in SIGHTINGS], schema={"paper_id": pl.String, "snapshot_date": pl.Date, "rank": pl.Int64}, orient="row"
+        [(p, D[d], r, TITLES.get((p, d), p.lower())) for p, d, r in SIGHTINGS],
+        schema={"paper_id": pl.String, "snapshot_date": pl.Date, "rank": pl.Int64, "title": pl.String},
+        orient="row",
     )
     if papers is None:
         papers = pl.DataFrame(
@@ -107,7 +121,14 @@ def test_code_links_name_the_repository_and_flag_a_link_that_names_none() -> Non
     ]
 
 
-@pytest.mark.parametrize("view", [RANK_HISTORY, PAPER_STATS], ids=lambda v: v.name)
+def test_paper_titles_lists_each_title_a_paper_had_with_when() -> None:
+    rows = connection().sql("SELECT title, first_seen, last_seen, times_seen FROM paper_titles WHERE paper_id = 'X' ORDER BY first_seen").fetchall()
+    assert rows == [("x", D[10], D[11], 2), ("x, revised", D[15], D[16], 2)]
+    found = connection().sql("SELECT DISTINCT paper_id FROM paper_titles WHERE title = 'x, revised'").fetchall()
+    assert found == [("X",)]  # looked up by a title it no longer has
+
+
+@pytest.mark.parametrize("view", [RANK_HISTORY, PAPER_STATS, PAPER_TITLES], ids=lambda v: v.name)
 def test_each_view_has_the_columns_and_types_it_declares(view: ViewContract) -> None:
     described = connection().sql(f"DESCRIBE {view.name}").fetchall()
     assert [(name, kind) for name, kind, *_ in described] == [(c.name, sql_type(c.dtype)) for c in view.columns]

@@ -108,6 +108,23 @@ FROM stats s JOIN streaks t USING (paper_id) LEFT JOIN papers p USING (paper_id)
     ),
 )
 
+PAPER_TITLES = ViewContract(
+    name="paper_titles",
+    meaning="Every title a paper was seen with (as cleaned), when first and last: look a paper up by any of them.",
+    sql="""
+SELECT paper_id, title, min(snapshot_date) AS first_seen, max(snapshot_date) AS last_seen, count(*) AS times_seen
+FROM appearances
+GROUP BY paper_id, title
+""",
+    columns=(
+        Column("paper_id", pl.String, "the paper"),
+        Column("title", pl.String, "a title it appeared with, cleaned"),
+        Column("first_seen", pl.Date, "first snapshot date with that title"),
+        Column("last_seen", pl.Date, "last snapshot date with that title"),
+        Column("times_seen", pl.Int64, "appearances with that title"),
+    ),
+)
+
 _HOSTS = "|".join(h.replace(".", r"\.") for h in CODE_HOSTS)
 # host, owner, name: the first two path segments after a code host ('.git' dropped from the name).
 _REPO = rf"^https?://(?:www\.)?({_HOSTS})/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+?)(?:\.git)?(?:[/?#].*)?$"
@@ -139,4 +156,4 @@ FROM (
 )
 
 # In dependency order: paper_stats reads rank_history.
-VIEWS: tuple[ViewContract, ...] = (RANK_HISTORY, PAPER_STATS, CODE_LINKS)
+VIEWS: tuple[ViewContract, ...] = (RANK_HISTORY, PAPER_STATS, PAPER_TITLES, CODE_LINKS)
