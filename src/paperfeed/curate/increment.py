@@ -29,8 +29,9 @@ class Published(Protocol):
         """Every snapshot row."""
         ...
 
-    def rows_of(self, table: TableContract, column: str, values: list[str]) -> pl.DataFrame:
-        """The rows of `table` whose `column` is one of `values`."""
+    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
+        """The rows of `table` whose `column` is one of `values` (and, given `since`, whose
+        `table.grows_with` date is not older: a hint that lets storage skip older files)."""
         ...
 
 
@@ -88,7 +89,14 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         set(sightings["paper_id"].drop_nulls().to_list() if sightings.height else [])
         | set(published.rows_of(APPEARANCES, "snapshot_id", reordered)["paper_id"].to_list() if reordered else [])
     )
-    previous = {t.name: published.rows_of(t, "paper_id", touched) for t in (APPEARANCES, PAPERS, PAPER_VERSIONS)}
+    known = published.rows_of(PAPERS, "paper_id", touched)
+    # A paper's appearances and versions are no older than its first_seen, and a paper without a
+    # row has neither: so they are read from the known papers' oldest first_seen on.
+    existing, since = known["paper_id"].to_list(), known["first_seen"].min()
+    previous = {
+        PAPERS.name: known,
+        **{t.name: published.rows_of(t, "paper_id", existing, since if isinstance(since, dt.date) else None) for t in (APPEARANCES, PAPER_VERSIONS)},
+    }
     papers = curate_papers(snapshots, previous[APPEARANCES.name], previous[PAPER_VERSIONS.name], sightings)
     new_quarantine = quarantine_rows(incoming, snapshots, run_id, now)
     renewed_ids = renewed["snapshot_id"].to_list()
@@ -147,8 +155,8 @@ class InMemory:
     def snapshots(self) -> pl.DataFrame:
         return self.tables.snapshots
 
-    def rows_of(self, table: TableContract, column: str, values: list[str]) -> pl.DataFrame:
-        return self.tables.frame(table).filter(pl.col(column).is_in(values))
+    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
+        return self.tables.frame(table).filter(pl.col(column).is_in(values))  # `since` only skips files
 
 
 def curate(previous: Tables, incoming: list[PreparedSnapshot], run_id: str, now: dt.datetime) -> Tables:

@@ -80,6 +80,7 @@ class Warehouse:
     def __init__(self, layout: WarehouseLayout) -> None:
         self.layout = layout
         self._handles: dict[str, DeltaTable] = {}  # open tables, kept up to date: opening one reads its log
+        self._runs: tuple[int, pl.DataFrame] | None = None  # `runs` as read at a Delta version: a run asks often
 
     @classmethod
     def at(cls, folder: Path | str) -> Warehouse:
@@ -105,10 +106,16 @@ class Warehouse:
         return DeltaTable.is_deltatable(self.table_uri(name))
 
     def runs(self) -> pl.DataFrame:
-        """Every run, oldest first (Delta returns rows in file order, not commit order)."""
-        if not self.exists(RUNS.name):
+        """Every run, oldest first (Delta returns rows in file order, not commit order). Read again
+        only when the table has a new Delta version: a run reads it a dozen times, and it grows by
+        a row a run."""
+        handle = self.handle(RUNS.name)
+        if handle is None:
             return RUNS.empty()
-        return RUNS.upgrade(pl.read_delta(self.table_uri(RUNS.name))).sort("finished_at", "run_id")
+        version = handle.version()
+        if self._runs is None or self._runs[0] != version:
+            self._runs = (version, RUNS.upgrade(pl.scan_delta(handle).collect()).sort("finished_at", "run_id"))
+        return self._runs[1]
 
     def published(self) -> pl.DataFrame:
         """One row per dataset version, oldest first."""
@@ -169,12 +176,19 @@ class Warehouse:
         handle = self.handle(SNAPSHOTS.name)
         return SNAPSHOTS.upgrade(pl.scan_delta(handle).collect()) if handle else SNAPSHOTS.empty()
 
-    def rows_of(self, table: TableContract, column: str, values: list[str]) -> pl.DataFrame:
-        """The rows of `table` whose `column` is one of `values` (what a run may change)."""
+    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
+        """The rows of `table` whose `column` is one of `values` (what a run may change). Given
+        `since`, the caller knows those rows' `table.grows_with` dates are not older: the months
+        before it (partitions) and the files whose newest date is older are not read."""
         handle = self.handle(table.name) if values else None
         if handle is None:
             return table.empty()
-        return table.upgrade(pl.scan_delta(handle).filter(pl.col(column).is_in(values)).collect())
+        wanted = pl.col(column).is_in(values)
+        if since is not None and table.grows_with is not None:
+            wanted = wanted & (pl.col(table.grows_with) >= since)
+            if table.partition_by is not None and table.partition_by in handle.metadata().partition_columns:
+                wanted = wanted & (pl.col(table.partition_by) >= since.strftime("%Y-%m"))
+        return table.upgrade(pl.scan_delta(handle).filter(wanted).collect())
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
