@@ -72,7 +72,9 @@ def test_a_release_holds_its_versions_data(warehouse: Path) -> None:
     sizes = {v: rows(warehouse, v) for v in (1, 2)}
     assert (sizes[1]["papers"], sizes[1]["appearances"], sizes[1]["snapshots"]) == (215, 237, 3)
     assert (sizes[2]["papers"], sizes[2]["appearances"], sizes[2]["snapshots"]) == (281, 374, 5)
-    assert [s["source_name"] for s in manifest(warehouse, 2)["source_snapshots"]] == [p.name for p in SAMPLES]
+    # Each manifest names the snapshots its version added (the release's snapshots files hold them all).
+    assert [s["source_name"] for s in manifest(warehouse, 1)["new_snapshots"]] == [p.name for p in SAMPLES[:3]]
+    assert [s["source_name"] for s in manifest(warehouse, 2)["new_snapshots"]] == [p.name for p in SAMPLES[3:]]
     for version in (1, 2):  # each table a folder of files, read with one glob
         assert pl.read_parquet(release(warehouse, version) / "papers" / "*.parquet").height == sizes[version]["papers"]
 

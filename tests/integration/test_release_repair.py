@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
 
 from helpers import abstract, feed_bytes, ingest
 from paperfeed.storage.files import scratch_name
+from paperfeed.storage.releases import write_index
+from paperfeed.storage.warehouse import Warehouse
 
 ONE = ("a.txt", feed_bytes("Mar 14", [("Paper One", abstract("one"))]))
 TWO = ("b.txt", feed_bytes("Mar 15", [("Paper Two", abstract("two"))]))
@@ -72,3 +75,25 @@ def test_a_release_written_again_keeps_when_its_version_was_published_and_the_fe
     # The same run log as the first time: up to the run that published version 1 (not the no-op after it).
     assert [f["rows"] for f in again["files"] if f["table"] == "runs"] == [f["rows"] for f in first["files"] if f["table"] == "runs"] == [1]
     assert (releases / "feed.json").read_text() == feed  # a feed reader sees no entry change
+
+
+def test_the_index_reads_only_new_manifests_and_is_made_again_when_its_summaries_are_damaged(tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    ingest(warehouse, ONE)
+    ingest(warehouse, TWO)
+    releases = warehouse / "releases"
+    summaries = json.loads((releases / "index.json").read_text())
+    assert [(s["release"], s["tables"]["papers"]["rows"]) for s in summaries] == [("version=0001", 1), ("version=0002", 2)]
+    # A release's manifest is read once: an unchanged one (same modification time) is not read again.
+    old = releases / "version=0001" / "manifest.json"
+    stamp, text = old.stat(), old.read_text()
+    old.write_text("not JSON: were it read again, the index would fail")
+    os.utime(old, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    write_index(Warehouse.at(warehouse))
+    assert 'id="version=0001"' in (releases / "index.html").read_text()
+    old.write_text(text)
+    os.utime(old, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    # Damaged summaries are made again from the manifests.
+    (releases / "index.json").write_text("[{")
+    write_index(Warehouse.at(warehouse))
+    assert json.loads((releases / "index.json").read_text()) == summaries

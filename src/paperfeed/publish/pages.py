@@ -159,9 +159,9 @@ def quality_section(checks: list[Check]) -> str:
     )
 
 
-def release_index(manifests: list[dict[str, Any]]) -> str:
-    """All releases, newest first: per table its rows, files and size, with download links; each
-    file's sha256 is in the release's manifest.json and SHA256SUMS."""
+def release_index(summaries: list[dict[str, Any]]) -> str:
+    """All releases (their release_summary), newest first: per table its rows, files and size,
+    with download links; each file's sha256 is in the release's manifest.json and SHA256SUMS."""
     body = [
         "<h1>paperfeed releases</h1>",
         "<p>Each release is one dataset version: a folder of zstd Parquet files per table, the paper_ids "
@@ -171,20 +171,16 @@ def release_index(manifests: list[dict[str, Any]]) -> str:
         f'<p id="feeds">The papers new in each version, to subscribe to: <a href="{ATOM_FILE}">Atom feed</a> · '
         f'<a href="{JSON_FILE}">JSON Feed</a> (the newest {FEED_ENTRIES}).</p>',
     ]
-    for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
+    for m in sorted(summaries, key=lambda m: m["version"], reverse=True):
         name = m["release"]
-        tables: dict[str, list[dict[str, Any]]] = {}
-        for f in m["files"]:
-            tables.setdefault(f["table"] or "", []).append(f)
         rows = [
             [
                 f'<a href="{escape(name)}/{escape(table)}/">{escape(table)}</a>',
-                f"{sum(f['rows'] or 0 for f in files):,}",
-                str(len(files)),
-                _size(sum(f["bytes"] for f in files)),
+                f"{total['rows']:,}",
+                str(total["files"]),
+                _size(total["bytes"]),
             ]
-            for table, files in tables.items()
-            if table and not table.startswith("changes/")
+            for table, total in m["tables"].items()
         ]
         changes = m["changes"]
         links = " · ".join(

@@ -85,7 +85,7 @@ def manifest(
         "published": published.isoformat(timespec="seconds"),  # when its run committed: the same in a re-export
         "created": created.isoformat(timespec="seconds"),  # when these files were written
         "run_id": run_id,
-        "source_snapshots": snapshots.select(
+        "new_snapshots": snapshots.select(
             "snapshot_id", "source_name", pl.col("snapshot_date").cast(pl.String), "status", "n_records"
         ).to_dicts(),
         "changes": {
@@ -94,6 +94,28 @@ def manifest(
         },
         "quality": QualityRecord(checks).as_dict(),
         "files": files,
+    }
+
+
+def release_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """What the release index shows of one release, from its manifest: a few hundred bytes, where
+    the manifest lists every file with its schema."""
+    tables: dict[str, dict[str, int]] = {}
+    for f in document["files"]:
+        if f["table"] and not f["table"].startswith("changes/"):
+            total = tables.setdefault(f["table"], {"rows": 0, "files": 0, "bytes": 0})
+            total["rows"] += f["rows"] or 0
+            total["files"] += 1
+            total["bytes"] += f["bytes"]
+    quality = document.get("quality") or {}
+    return {
+        "version": document["version"],
+        "release": document["release"],
+        "created": document["created"],
+        "published": document.get("published", document["created"]),  # manifests before 'published': when written
+        "changes": document["changes"],
+        "quality": {k: quality[k] for k in ("passed", "evaluated") if k in quality},
+        "tables": tables,
     }
 
 

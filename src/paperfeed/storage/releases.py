@@ -37,6 +37,7 @@ from paperfeed.publish.release import (
     part,
     part_path,
     release_name,
+    release_summary,
 )
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import checks_from_rows
@@ -45,6 +46,7 @@ from paperfeed.storage.layout import MANIFEST
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 CHECKSUMS = "SHA256SUMS"
+INDEX_CACHE = "index.json"  # the release index's summaries, one per release (release_summaries)
 
 
 class ReleaseError(RuntimeError):
@@ -129,7 +131,13 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
     sums = folder / CHECKSUMS
     sums.write_text(checksums(files), encoding="utf-8")
     files.append(_describe(folder, sums, None))
+    # The snapshots this version added (or changed): all of them are in its `snapshots` files. A
+    # manifest that listed every snapshot ever would grow with the history, version after version.
     snapshots = store.read_table(SNAPSHOTS, target).sort("arrived_at", "source_name")
+    if previous_version is not None:
+        before = runs.filter(pl.col("run_id") == store.version(previous_version).run_id)["finished_at"]
+        since = runs.filter(pl.col("finished_at") > before.max())["run_id"] if before.len() else runs["run_id"]
+        snapshots = snapshots.filter(pl.col("run_id").is_in(since.to_list()))
     document = manifest(version, target.run_id, run["finished_at"], created, snapshots, files, previous_version, changes, checks)
     (folder / MANIFEST).write_text(json.dumps(document, indent=2), encoding="utf-8")
 
@@ -225,23 +233,47 @@ def release_folders(store: Warehouse) -> list[Path]:
 
 def write_index(store: Warehouse) -> Path:
     """The release index page and the feeds it links, from the complete releases."""
-    manifests = [json.loads((f / MANIFEST).read_text(encoding="utf-8")) for f in release_folders(store) if (f / MANIFEST).is_file()]
+    summaries = release_summaries(store)
     path = store.layout.releases / "index.html"
-    write_atomic(path, release_index(manifests))
-    write_feeds(store, manifests)
+    write_atomic(path, release_index(summaries))
+    write_feeds(store, summaries)
     return path
 
 
-def write_feeds(store: Warehouse, manifests: list[dict[str, Any]]) -> None:
+def release_summaries(store: Warehouse) -> list[dict[str, Any]]:
+    """Each complete release's summary (release_summary), oldest first. They are kept in
+    releases/index.json, each with its manifest's modification time: a run reads the manifests of
+    new (or rewritten) releases only, not a thousand manifests that each list hundreds of files."""
+    cache_path = store.layout.releases / INDEX_CACHE
+    try:
+        cached = {entry["release"]: entry for entry in json.loads(cache_path.read_text(encoding="utf-8"))}
+    except (OSError, ValueError, TypeError, KeyError):
+        cached = {}  # missing or damaged: made again from the manifests
+    summaries = []
+    for folder in release_folders(store):
+        manifest_file = folder / MANIFEST
+        if not manifest_file.is_file():
+            continue  # not complete: not listed
+        stamp = manifest_file.stat().st_mtime_ns
+        entry = cached.get(folder.name)
+        if entry is None or entry.get("manifest_mtime_ns") != stamp:
+            entry = release_summary(json.loads(manifest_file.read_text(encoding="utf-8"))) | {"manifest_mtime_ns": stamp}
+        summaries.append(entry)
+    if [e["release"] for e in summaries] != list(cached) or any(cached.get(e["release"]) is not e for e in summaries):
+        write_atomic(cache_path, json.dumps(summaries))
+    return summaries
+
+
+def write_feeds(store: Warehouse, summaries: list[dict[str, Any]]) -> None:
     """feed.atom and feed.json: the papers the newest releases added (their changes/added.csv),
     as the newest of those releases describes them."""
     added: list[Added] = []
-    for m in sorted(manifests, key=lambda m: m["version"], reverse=True):
+    for m in sorted(summaries, key=lambda m: m["version"], reverse=True):
         listed = release_dir(store, m["version"]) / changes_path("added")
         if not listed.is_file():  # a release without its changes (damaged by hand): nothing to list from it
             continue
         ids = pl.read_csv(listed, schema={"paper_id": pl.String})
-        added.append(Added(m["version"], m.get("published", m["created"]), ids["paper_id"].to_list()))  # older manifests: created
+        added.append(Added(m["version"], m["published"], ids["paper_id"].to_list()))
         if len({i for a in added for i in a.paper_ids}) >= FEED_ENTRIES:  # papers are never removed
             break
     if not added:
