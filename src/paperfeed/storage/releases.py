@@ -28,7 +28,6 @@ from paperfeed.publish.feeds import ATOM_FILE, FEED_ENTRIES, JSON_FILE, Added, a
 from paperfeed.publish.pages import release_index, run_report
 from paperfeed.publish.release import (
     RELEASE_TABLES,
-    UNDATED,
     changes_frames,
     changes_path,
     checksums,
@@ -107,14 +106,15 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
             files += _write_parts(folder, table, store.read_table(table, target))
             continue
         if previous is None or touched is None:
-            files += _write_week_by_week(folder, table, store.scan(table, target))
+            files += _write_month_by_month(folder, table, store.scan(table, target))
             continue
         kept = [f for f in previous[1] if f.get("table") == table.name and Path(f["path"]).stem not in touched]
         for entry in kept:
             (folder / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
             os.link(previous[0] / entry["path"], folder / entry["path"])
         files += kept
-        files += _write_week_by_week(folder, table, store.scan(table, target), sorted(touched))
+        weeks = store.scan(table, target).filter(part(table).is_in(sorted(touched))).collect()
+        files += _write_parts(folder, table, table.upgrade(weeks))
     changes = changed.changes if changed else _changes(store, target)
     for kind, frame in changes_frames(changes).items():
         path = folder / changes_path(kind)
@@ -176,32 +176,23 @@ def _write_parts(folder: Path, table: TableContract, frame: pl.DataFrame) -> lis
     return sorted(files, key=lambda f: f["path"])
 
 
-def _write_week_by_week(folder: Path, table: TableContract, rows: pl.LazyFrame, weeks: list[str] | None = None) -> list[dict[str, Any]]:
-    """The table's parts (weeks; all of them, or `weeks`), read and written one at a time: memory
-    holds a week of the table, not all of it (the first release of a year's backfill)."""
-    if weeks is None:
-        weeks = sorted(rows.select(part(table).alias("_part")).unique().collect()["_part"].to_list())
-    partitioned = table.partition_by in rows.collect_schema().names()  # not in versions written before partitions
-    files = []
-    for week in weeks:
-        files += _write_parts(folder, table, table.upgrade(rows.filter(_in_week(table, week, partitioned)).collect()))
-    return files
-
-
-def _in_week(table: TableContract, week: str, partitioned: bool) -> pl.Expr:
-    """The rows of one part of a table (part()), said so that Delta's partitions and file
-    statistics skip the files of other months and weeks."""
-    exact = part(table) == week
-    column = table.grows_with
-    if column is None or week == UNDATED:
-        return exact
-    year, number = (int(n) for n in week.split("-W"))
-    monday = dt.date.fromisocalendar(year, number, 1)
-    sunday = monday + dt.timedelta(days=6)
-    within = pl.col(column).is_between(monday, sunday)
-    if table.partition_by is not None and partitioned:
-        within = within & pl.col(table.partition_by).is_in(sorted({d.strftime("%Y-%m") for d in (monday, sunday)}))
-    return within & exact
+def _write_month_by_month(folder: Path, table: TableContract, rows: pl.LazyFrame) -> list[dict[str, Any]]:
+    """Every part (week) of the table, reading one month (Delta partition) at a time: memory holds
+    a month of the table, not all of it (the first release of a long backfill). A week that runs
+    into the next month is written once that month is read too."""
+    month, column = table.partition_by, table.grows_with
+    if month is None or column is None or month not in rows.collect_schema().names():  # not partitioned (yet)
+        return _write_parts(folder, table, table.upgrade(rows.collect()))
+    files: list[dict[str, Any]] = []
+    carried = table.empty()
+    for value in sorted(rows.select(month).unique().collect()[month].drop_nulls().to_list()):
+        frame = pl.concat([carried, table.upgrade(rows.filter(pl.col(month) == value).collect())])
+        sunday = pl.col(column).dt.offset_by(pl.format("{}d", 7 - pl.col(column).dt.weekday()))  # the end of its week
+        later = sunday.dt.strftime("%Y-%m") > value
+        files += _write_parts(folder, table, frame.filter(~later))
+        carried = frame.filter(later)
+    undated = table.upgrade(rows.filter(pl.col(month).is_null()).collect())
+    return files + _write_parts(folder, table, pl.concat([carried, undated]))
 
 
 def _changes(store: Warehouse, target: DatasetVersion) -> Changes:
