@@ -221,8 +221,8 @@ def section_d_f(work: Path, versions: int, repeat: int) -> None:
             shutil.rmtree(landing, ignore_errors=True)
             landing.mkdir()
             shutil.copy2(last.path, landing / "new.txt")
-            # The copy leaves its bytes in the page cache, to be written: a run's first fsync would
-            # wait for them (a 1,000-version copy is over a GB, the 1-version one a few MB).
+            # The copy leaves its bytes in the page cache, to be written: flushed first, so that no
+            # fsync of the run waits for them (a 1,000-version copy is over a GB, the 1-version one a few MB).
             os.sync()
             started = time.perf_counter()
             run_ingest(Warehouse.at(copy), IngestRequest(FromLanding(landing)))
