@@ -21,6 +21,6 @@ DEFAULT_DEPLOYMENT = "daily"
 DEFAULT_SERVE_SETTLE_SECONDS = 60.0
 # A run prepares its new files in batches of about this many bytes, so that a backfill of any size
 # holds one batch of parsed text at a time. Measured on a million records (README, Performance):
-# 64 MB batches peak at 1.64 GB, 32 MB ones at 1.21 GB, for about a third more time (each batch
-# pays the gates' fixed cost).
-PREPARE_BATCH_BYTES = 32 * 1024 * 1024
+# 64 MB batches peak at 1.64 GB, 32 MB ones at 1.19 GB for about a third more time (each batch
+# pays the gates' fixed cost); the run's peak is its first release's, above either (1.8-1.9 GB).
+PREPARE_BATCH_BYTES = 64 * 1024 * 1024

@@ -102,11 +102,8 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         if table.name not in target.delta_versions:
             continue  # the version predates the table: it has no rows, and a release no file for it
         touched = changed.parts.get(table.name, frozenset()) if changed else None
-        if table.grows_with is None:
+        if previous is None or touched is None or table.grows_with is None:
             files += _write_parts(folder, table, store.read_table(table, target))
-            continue
-        if previous is None or touched is None:
-            files += _write_month_by_month(folder, table, store.scan(table, target))
             continue
         kept = [f for f in previous[1] if f.get("table") == table.name and Path(f["path"]).stem not in touched]
         for entry in kept:
@@ -174,25 +171,6 @@ def _write_parts(folder: Path, table: TableContract, frame: pl.DataFrame) -> lis
         rows.sort(list(table.key), nulls_last=True).write_parquet(path, compression="zstd")
         files.append(_describe(folder, path, table.name))
     return sorted(files, key=lambda f: f["path"])
-
-
-def _write_month_by_month(folder: Path, table: TableContract, rows: pl.LazyFrame) -> list[dict[str, Any]]:
-    """Every part (week) of the table, reading one month (Delta partition) at a time: memory holds
-    a month of the table, not all of it (the first release of a long backfill). A week that runs
-    into the next month is written once that month is read too."""
-    month, column = table.partition_by, table.grows_with
-    if month is None or column is None or month not in rows.collect_schema().names():  # not partitioned (yet)
-        return _write_parts(folder, table, table.upgrade(rows.collect()))
-    files: list[dict[str, Any]] = []
-    carried = table.empty()
-    for value in sorted(rows.select(month).unique().collect()[month].drop_nulls().to_list()):
-        frame = pl.concat([carried, table.upgrade(rows.filter(pl.col(month) == value).collect())])
-        sunday = pl.col(column).dt.offset_by(pl.format("{}d", 7 - pl.col(column).dt.weekday()))  # the end of its week
-        later = sunday.dt.strftime("%Y-%m") > value
-        files += _write_parts(folder, table, frame.filter(~later))
-        carried = frame.filter(later)
-    undated = table.upgrade(rows.filter(pl.col(month).is_null()).collect())
-    return files + _write_parts(folder, table, pl.concat([carried, undated]))
 
 
 def _changes(store: Warehouse, target: DatasetVersion) -> Changes:
