@@ -209,6 +209,8 @@ def _command_main(args: list[str], env: dict[str, str], output: Path | None) -> 
     api = {PREFECT_API_URL: os.environ["PREFECT_API_URL"]} if os.environ["PREFECT_API_URL"] else {}
     try:
         with temporary_settings(api, restore_defaults=set() if api else {PREFECT_API_URL}):
+            if output is not None:  # the command starts now: what a test times a signal from
+                output.with_suffix(".started").touch()
             app(args, prog_name="paperfeed")
     except SystemExit as done:
         code = done.code if isinstance(done.code, int) else 1
