@@ -10,7 +10,6 @@ import polars as pl
 
 from paperfeed.model.contracts import DATA_TABLES, TableContract
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme
-from paperfeed.model.status import RunStatus
 from paperfeed.ops.context import FromArchive, IngestRequest
 from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
@@ -58,8 +57,7 @@ def rebuild(
     No lock on the source: published runs, their archived files and arrivals only ever grow, so
     the versions published now can be replayed while scheduled runs go on publishing newer ones."""
     check_rebuild(source, into)
-    committed = source.runs().filter(pl.col("status").is_in([RunStatus.PUBLISHED, RunStatus.RECORDED]))
-    for status, number, run_id in committed.select("status", "dataset_version", "run_id").iter_rows():
+    for status, number, run_id in source.committed().select("status", "dataset_version", "run_id").iter_rows():
         summary = run_ingest(into, IngestRequest(FromArchive(source.layout, run_id)), steps=steps, gate=gate)
         if summary.status != status or summary.dataset_version != number:
             raise RebuildError(

@@ -228,7 +228,7 @@ def release_summaries(store: Warehouse) -> list[dict[str, Any]]:
         if entry is None or entry.get("manifest_mtime_ns") != stamp:
             entry = release_summary(json.loads(manifest_file.read_text(encoding="utf-8"))) | {"manifest_mtime_ns": stamp}
         summaries.append(entry)
-    if [e["release"] for e in summaries] != list(cached) or any(cached.get(e["release"]) is not e for e in summaries):
+    if summaries != list(cached.values()):  # a release added, rewritten or gone
         write_atomic(cache_path, json.dumps(summaries))
     return summaries
 

@@ -125,15 +125,16 @@ class Warehouse:
         published = self.published()
         return _version_from_row(published.row(-1, named=True)) if published.height else None
 
+    def committed(self) -> pl.DataFrame:
+        """The runs that committed table versions (published a version, or recorded rows), oldest first."""
+        return self.runs().filter(pl.col("status").is_in([RunStatus.PUBLISHED, RunStatus.RECORDED]))
+
     def standing(self) -> Written:
         """Where the tables stand for the next run to build on: as the last run that committed
         table versions left them. That is the current version's, unless runs that changed no data
         recorded rejected or duplicate files since (their rows go out with the next version)."""
-        runs = self.runs().filter(pl.col("status").is_in([RunStatus.PUBLISHED, RunStatus.RECORDED]))
-        if runs.is_empty():
-            return Written({}, {}, {})
-        version = _version_from_row(runs.row(-1, named=True))
-        return Written(version.delta_versions, version.rows, version.fingerprints)
+        committed = self.committed()
+        return Written.start(_version_from_row(committed.row(-1, named=True)) if committed.height else None)
 
     def version(self, number: int) -> DatasetVersion:
         published = self.published()
