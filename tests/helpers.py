@@ -46,6 +46,25 @@ class TwoVersions:
     landing: Path  # all five snapshots
 
 
+# Abstracts of different works, as real ones read (entity resolution tells works apart by them).
+VIDEO = (
+    "We present a method that turns a single photograph into an interactive video. A diffusion model predicts motion "
+    "fields from user strokes, and a renderer animates the scene while keeping the identity of every object. On three "
+    "benchmarks, users prefer our clips over the baselines in most comparisons."
+)
+# One sentence reworded: a revision (abstract score ~0.7, between similar_abstract and same_abstract).
+VIDEO_REVISED = VIDEO.replace("predicts motion fields from user strokes", "predicts dense motion tracks from sparse user drags")
+SCALING = (
+    "We measure how the loss of transformer language models falls as parameters, data and compute grow. The loss "
+    "follows a power law over seven orders of magnitude, and larger models are markedly more sample efficient than "
+    "smaller ones, so the best use of a fixed budget is a very large model stopped early."
+)
+GAMES = (
+    "We study how the playing strength of search based agents on board games changes with search depth and network "
+    "width. Doubling the search budget buys a constant gain in rating, which lets us predict the strength of an agent "
+    "before it is trained, and tells when to spend compute on search instead of on training."
+)
+
 def abstract(topic: str, sentences: int = 6) -> str:
     """An abstract as long as real ones (over 300 characters), about `topic`."""
     return " ".join(f"We study {topic} from angle {i} and report what we found in experiment {i}." for i in range(sentences))

@@ -8,28 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import GAMES, SCALING, VIDEO, VIDEO_REVISED
 from paperfeed.curate.resolve import Resolution, compare, resolve_against
 from paperfeed.curate.similarity import RULES, abstract_score, abstract_words, cut_short, title_score, titles_conflict
 from paperfeed.prepare.identify import stable_hash, title_key
 
 MOTION = "Motion Prompting: Controlling Video Generation with Motion Trajectories"
-VIDEO = (
-    "We present a method that turns a single photograph into an interactive video. A diffusion model predicts motion "
-    "fields from user strokes, and a renderer animates the scene while keeping the identity of every object. On three "
-    "benchmarks, users prefer our clips over the baselines in most comparisons."
-)
-# One sentence reworded: a revision (abstract score ~0.7, between similar_abstract and same_abstract).
-VIDEO_REVISED = VIDEO.replace("predicts motion fields from user strokes", "predicts dense motion tracks from sparse user drags")
-SCALING = (
-    "We measure how the loss of transformer language models falls as parameters, data and compute grow. The loss "
-    "follows a power law over seven orders of magnitude, and larger models are markedly more sample efficient than "
-    "smaller ones, so the best use of a fixed budget is a very large model stopped early."
-)
-GAMES = (
-    "We study how the playing strength of search based agents on board games changes with search depth and network "
-    "width. Doubling the search budget buys a constant gain in rating, which lets us predict the strength of an agent "
-    "before it is trained, and tells when to spend compute on search instead of on training."
-)
 RLHF = (
     "Reinforcement learning from human feedback aligns chat models with what people want, yet its training is "
     "unstable and poorly understood. We dissect proximal policy optimisation for this setting, find which parts of "
@@ -178,15 +162,27 @@ def test_a_chain_never_joins_what_a_guard_keeps_apart() -> None:
     assert sorted(resolution.candidates["reason"].to_list()) == ["conflicts_with_group", "different_abstracts"]
 
 
-def test_two_known_papers_are_never_joined_through_a_record() -> None:
-    """Same title as one known paper, same abstract as another: it joins the first (same_title is
-    the stronger rule) and the second is listed."""
-    old = known((MOTION, VIDEO_REVISED), ("Photographs Made Interactive with Motion Prompts", VIDEO))
+def test_a_record_that_is_one_work_with_two_known_papers_merges_them() -> None:
+    """Same title as one known paper, same abstract as another: had all three arrived together they
+    would be one paper, so the two known papers merge (the smaller id stands for the group here;
+    curation then gives the paper the id of its earliest title)."""
+    other = "Photographs Made Interactive with Motion Prompts"
+    old = known((MOTION, VIDEO_REVISED), (other, VIDEO))
+    resolution = resolve_against(records((MOTION, VIDEO)), old)
+    ids = sorted(stable_hash(title_key(t)) for t in (MOTION, other))
+    assert resolution.decisions["resolved_id"].to_list() == [ids[0]]
+    assert resolution.merges == {ids[1]: ids[0]}
+    assert resolution.candidates.is_empty()
+
+
+def test_two_known_papers_a_guard_keeps_apart_are_not_merged_through_a_record() -> None:
+    """A record close to a known paper and to its sequel joins one; the sequel stays apart (listed)."""
+    sequel = "Motion Prompting 2: Controlling Video Generation with Motion Trajectories"
+    old = known((MOTION, VIDEO_REVISED), (sequel, VIDEO))
     resolution = resolve_against(records((MOTION, VIDEO)), old)
     assert resolution.decisions["resolved_id"].to_list() == [stable_hash(title_key(MOTION))]
-    assert resolution.candidates.select("other_paper_id", "reason").rows() == [
-        (stable_hash(title_key("Photographs Made Interactive with Motion Prompts")), "conflicts_with_group")
-    ]
+    assert resolution.merges == {}
+    assert ("sequel_number", stable_hash(title_key(sequel))) in resolution.candidates.select("reason", "other_paper_id").rows()
 
 
 POOL = [

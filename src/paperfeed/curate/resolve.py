@@ -5,8 +5,10 @@ resolve(new, index) compares each new record with the known papers its block key
 pair (paperfeed.curate.similarity: rules, guards, thresholds), then joins the pairs that are one
 work with union-find, strongest evidence first: same_title, same_abstract,
 similar_title_corroborated, similar_title; ties by scores, then by the records' text. A join is
-skipped (and listed) when it would put two known papers in one group, or two titles that a hard
-guard keeps apart (a chain A~B~C must not join A and C that conflict).
+skipped (and listed) when it would put two members that a hard guard keeps apart in one group (a
+chain A~B~C must not join A and C that conflict). A record that is one work with two known papers
+joins them: the papers are merged (`merges`), as they would have been had everything arrived in
+one batch, so the result does not depend on arrival order.
 
 Records are identified by their text (title_key, abstract), never by row position, so any row
 order gives the same result. A group of new records without a known paper is a new paper; its
@@ -56,6 +58,9 @@ class Resolution:
     # group (None for a record that joined nothing), matched_title_key the other side's title.
     decisions: pl.DataFrame
     candidates: pl.DataFrame  # CANDIDATES: pairs kept apart with evidence enough to review, sorted
+    # Known papers a record joined to another known paper: paper_id -> the resolved_id of their group
+    # (the smallest known id in it).
+    merges: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
             attached.setdefault(b, (verdict, nodes[a].titles[0]))
         elif groups.find(a) != groups.find(b):
             listed.append((a, b, Verdict(None, "conflicts_with_group", *_scores(verdict)), closest))
-    ids = _paper_ids(records, groups, set(index.paper_ids))
+    ids, merges = _paper_ids(records, groups, set(index.paper_ids))
     rows: list[tuple[object, ...]] = []
     for n, (key, abstract) in enumerate(distinct):
         if n in attached:
@@ -146,7 +151,7 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
             rows.append((key, abstract, *ids[n], None, None, None, None, None))
     table = pl.DataFrame(rows, schema={"title_key": pl.String, "abstract": pl.String, **DECISIONS}, orient="row")
     decisions = new.join(table, on=["title_key", "abstract"], how="left", nulls_equal=True, maintain_order="left")
-    return Resolution(decisions, _candidates(listed, nodes))
+    return Resolution(decisions, _candidates(listed, nodes), merges)
 
 
 def _pairs(records: pl.DataFrame, index: KnownIndex) -> Iterator[tuple[int, int, bool]]:
@@ -189,9 +194,9 @@ class _Nodes:
 
 
 class _UnionFind:
-    """Groups of nodes; a union is refused when it would hold two known papers, or two members a
-    hard guard keeps apart (titles, or clearly different abstracts: A and C may each be close to
-    a B in between, never to each other)."""
+    """Groups of nodes; a union is refused when it would hold two members a hard guard keeps apart
+    (titles, or clearly different abstracts: A and C may each be close to a B in between, never to
+    each other)."""
 
     def __init__(self, nodes: _Nodes, scorer: _Scorer) -> None:
         self.nodes, self.scorer, self.parent, self.members = nodes, scorer, dict[int, int](), dict[int, list[int]]()
@@ -206,8 +211,6 @@ class _UnionFind:
         if ra == rb:
             return False
         left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
-        if any(x.paper_id for x in left) and any(y.paper_id for y in right):
-            return False
         if any(self.scorer.compare(x, y)[0].reason in GUARDS for x in left for y in right):
             return False
         low, high = sorted((ra, rb))
@@ -216,11 +219,18 @@ class _UnionFind:
         return True
 
 
-def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> list[tuple[str, bool]]:
-    """Each record's paper_id and whether it is a new paper. Records come sorted, so a group's
-    root (its smallest node) is its smallest record: the representative."""
+def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> tuple[list[tuple[str, bool]], dict[str, str]]:
+    """Each record's paper_id and whether it is a new paper, and the known papers merged into
+    another. Records come sorted, so a group's root (its smallest node) is its smallest record: the
+    representative. A group holding known papers keeps the smallest of their ids."""
     roots = [groups.find(n) for n in range(len(records))]
-    known_of = {r: p for r in set(roots) for m in groups.members.get(r, [r]) if (p := groups.nodes[m].paper_id) is not None}
+    known_in: dict[int, list[str]] = {}
+    for r in set(roots):
+        for m in groups.members.get(r, [r]):
+            if (p := groups.nodes[m].paper_id) is not None:
+                known_in.setdefault(r, []).append(p)
+    known_of = {r: min(ids) for r, ids in known_in.items()}
+    merges = {p: known_of[r] for r, ids in known_in.items() for p in ids if p != known_of[r]}
     reps = sorted({r for r in roots if r not in known_of})
     plain = [stable_hash(records[r].titles[0]) for r in reps]
     taken = {h for h in plain if plain.count(h) > 1} | known_ids
@@ -228,7 +238,7 @@ def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[st
         r: h if h not in taken else stable_hash(records[r].titles[0] + "\n" + "".join(records[r].abstracts))
         for r, h in zip(reps, plain, strict=True)
     }
-    return [(known_of[r], False) if r in known_of else (new_id[r], True) for r in roots]
+    return [(known_of[r], False) if r in known_of else (new_id[r], True) for r in roots], merges
 
 
 def _candidates(listed: list[tuple[int, int, Verdict, str]], nodes: _Nodes) -> pl.DataFrame:
