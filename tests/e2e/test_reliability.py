@@ -107,7 +107,9 @@ def test_paperfeed_rebuild_recreates_every_table_from_the_raw_archive(two_versio
     for number in ("1", "2"):
         query = "SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM appearances)"
         assert sql_csv(tmp_path / "rebuilt", query, "--version", number) == sql_csv(warehouse, query, "--version", number)
-    assert {row["table"] for row in comparison["tables"]} == {"snapshots", "appearances", "papers", "paper_versions", "quarantine"}
+    assert {row["table"] for row in comparison["tables"]} == {
+        "snapshots", "appearances", "papers", "paper_versions", "paper_titles", "paper_matches", "quarantine"
+    }  # fmt: skip
     assert sql_csv(tmp_path / "rebuilt", "SELECT count(*) FROM papers") == [["281"]]
     refused = paperfeed("rebuild", "-w", str(warehouse), "--into", str(warehouse), expect=2)
     assert "is not empty" in refused.stderr

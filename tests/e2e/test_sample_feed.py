@@ -180,10 +180,15 @@ def test_the_readme_example_queries_answer_on_the_sample(warehouse: Path) -> Non
     }
     first_comment, first_query = next(iter(queries.items()))
     assert paperfeed("sql", "-w", str(warehouse), "--format", "json", "--", first_query).stdout == answers[first_comment]
-    assert len(answers) == 8
+    assert len(answers) == 10
     rows = {comment: json.loads(answer) for comment, answer in answers.items()}
-    longest, trending, by_title, one_paper, new_on_17, over_time, with_code, history = rows.values()
+    longest, trending, by_title, by_id, evidence, one_paper, new_on_17, over_time, with_code, history = rows.values()
     assert by_title and all("reward model" in r["title"].lower() for r in by_title)
+    assert by_id == [{"paper_id": some_paper}]  # a paper's own id names it (no paper of the sample had another)
+    # The sample's one non-exact decision: D4RL and D5RL, kept apart (their numbers differ).
+    assert [(r["decision"], r["rule"], r["title_key"][:4], r["other_title_key"][:4]) for r in evidence] in (
+        [("kept_apart", "numbers_differ", "d4rl", "d5rl")], [("kept_apart", "numbers_differ", "d5rl", "d4rl")]
+    )
     # Mar 11 to Mar 21: 11 calendar days; one paper was on all four snapshot dates, a streak of 4.
     stays = [(r["days_on_feed"], r["n_dates"], r["longest_streak"]) for r in longest]
     assert len(stays) == 10 and stays[0] == (11, 4, 4) and stays[1][0] == stays[2][0] == 11

@@ -185,10 +185,13 @@ def failures(gate: QualityGate, tables: Tables, runs: pl.DataFrame | None = None
 
 def test_consistent_tables_pass_the_publish_gate(gate: QualityGate, good_tables: Tables) -> None:
     assert good_tables.quarantine.is_empty()
-    with_quarantine = Tables(**{**good_tables.as_dict(), "quarantine": curate(
-        good_tables, [check(gate, feed_bytes("Mar 16", [GOOD[0], ("Bell\x07", abstract("bells"))]), "c.txt")], "run-2", NOW
-    ).quarantine})
+    # A run that sets a record aside and sees Paper One with a revised abstract (evidence of a join).
+    revised = (GOOD[0][0], GOOD[0][1] + " We add one more sentence at the end of the revised abstract.")
+    with_quarantine = curate(
+        good_tables, [check(gate, feed_bytes("Mar 16", [revised, ("Bell\x07", abstract("bells"))]), "c.txt")], "run-2", NOW
+    )
     assert with_quarantine.quarantine.height == 1 and with_quarantine.papers.height == 2
+    assert with_quarantine.paper_matches.select("decision", "rule").rows() == [("joined", "same_title")]
     frames = publish_frames(with_quarantine, runs_row(with_quarantine))
     assert all(frame.height for frame in frames.values()), "a suite with no rows to check would prove nothing"
     assert failures(gate, with_quarantine) == {}

@@ -34,10 +34,10 @@ def damage_papers(store: Warehouse) -> None:
 def test_a_healthy_warehouse_has_no_findings(tiny_warehouse: Path) -> None:
     result = verify(Warehouse.at(tiny_warehouse), all_versions=True)
     assert result.findings == []
-    # two versions of five data tables (unchanged tables are checked again: each version is), the
+    # two versions of seven data tables (unchanged tables are checked again: each version is), the
     # three files that arrived (the rejected one too), two releases, the DuckDB file
-    assert result.checked == {"tables": 10, "archived_files": 3, "releases": 2, "duckdb_file": 1}
-    assert verify(Warehouse.at(tiny_warehouse)).checked["tables"] == 5  # the current version only
+    assert result.checked == {"tables": 14, "archived_files": 3, "releases": 2, "duckdb_file": 1}
+    assert verify(Warehouse.at(tiny_warehouse)).checked["tables"] == 7  # the current version only
 
 
 def test_damage_is_found_where_it_is(tiny_warehouse: Path, tmp_path: Path) -> None:

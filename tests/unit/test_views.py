@@ -9,15 +9,18 @@ import duckdb
 import polars as pl
 import pytest
 
+from paperfeed.curate.match import title_rows
+from paperfeed.model.contracts import PAPER_TITLES
 from paperfeed.model.views import (
     CODE_LINKS,
+    PAPER_ALIASES,
     PAPER_STATS,
-    PAPER_TITLES,
     RANK_HISTORY,
     TRENDING_HALF_LIFE_DAYS,
     VIEWS,
     ViewContract,
 )
+from paperfeed.prepare.identify import stable_hash
 from paperfeed.storage.duckdb import sql_type
 
 LINKS = pl.List(pl.Struct({"url": pl.String, "kind": pl.String}))
@@ -48,6 +51,7 @@ def connection(papers: pl.DataFrame | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.register("appearances", appearances)
     con.register("papers", papers)
+    con.register("paper_titles", title_rows(appearances.with_columns(snapshot_id=pl.col("snapshot_date").cast(pl.String))))
     for view in VIEWS:
         con.execute(f"CREATE VIEW {view.name} AS {view.sql}")
     return con
@@ -122,13 +126,32 @@ def test_code_links_name_the_repository_and_flag_a_link_that_names_none() -> Non
 
 
 def test_paper_titles_lists_each_title_a_paper_had_with_when() -> None:
+    """paper_titles is a table (curate/match.py::title_rows); the views look papers up through it."""
     rows = connection().sql("SELECT title, first_seen, last_seen, times_seen FROM paper_titles WHERE paper_id = 'X' ORDER BY first_seen").fetchall()
     assert rows == [("x", D[10], D[11], 2), ("x, revised", D[15], D[16], 2)]
     found = connection().sql("SELECT DISTINCT paper_id FROM paper_titles WHERE title = 'x, revised'").fetchall()
     assert found == [("X",)]  # looked up by a title it no longer has
 
 
-@pytest.mark.parametrize("view", [RANK_HISTORY, PAPER_STATS, PAPER_TITLES], ids=lambda v: v.name)
+def test_paper_aliases_are_the_ids_of_other_titles_that_name_one_paper_and_no_paper() -> None:
+    a, b = stable_hash("a"), stable_hash("b")
+    titles = PAPER_TITLES.conform(
+        pl.DataFrame(
+            [(a, "a"), (a, "a two"), (a, "c"), (b, "b"), (b, "a"), (b, "c")], schema=["paper_id", "title_key"], orient="row"
+        ).with_columns(
+            title=pl.col("title_key"), title_id=pl.col("title_key").map_elements(stable_hash, return_dtype=pl.String),
+            first_seen=pl.lit(D[10]), last_seen=pl.lit(D[10]), times_seen=pl.lit(1),
+        )
+    )  # fmt: skip
+    con = duckdb.connect()
+    con.register("papers", pl.DataFrame({"paper_id": [a, b]}))
+    con.register("paper_titles", titles)
+    con.execute(f"CREATE VIEW paper_aliases AS {PAPER_ALIASES.sql}")
+    # 'a two' names a only; 'a' is a's own id (b once had that title: not an alias); 'c' names both.
+    assert con.sql("SELECT * FROM paper_aliases").fetchall() == [(stable_hash("a two"), a, "a two")]
+
+
+@pytest.mark.parametrize("view", [RANK_HISTORY, PAPER_STATS, PAPER_ALIASES], ids=lambda v: v.name)
 def test_each_view_has_the_columns_and_types_it_declares(view: ViewContract) -> None:
     described = connection().sql(f"DESCRIBE {view.name}").fetchall()
     assert [(name, kind) for name, kind, *_ in described] == [(c.name, sql_type(c.dtype)) for c in view.columns]

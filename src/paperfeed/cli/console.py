@@ -141,6 +141,12 @@ def print_run(summary: RunSummary) -> None:
     counts = {status: summary.count(status) for status in FileStatus}
     totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
     totals.add_row("papers", f"{summary.n_new_papers} new, {summary.n_updated_papers} updated, {summary.n_papers} in all")
+    if summary.matches or summary.n_merged_papers:
+        totals.add_row(
+            "matching",
+            f"{summary.n_matched} joined under another title or abstract, {summary.n_merged_papers} papers merged, "
+            f"{summary.n_candidates} pairs for review (paper_matches)",
+        )
     totals.add_row("dataset version", str(summary.dataset_version or "none yet"))
     if summary.checks:
         totals.add_row("quality checks", f"{summary.quality.passed} of {summary.quality.evaluated} passed")

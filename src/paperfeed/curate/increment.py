@@ -15,9 +15,19 @@ from typing import Protocol
 
 import polars as pl
 
-from paperfeed.curate.papers import curate_papers, sighting_keys
+from paperfeed.curate.match import KEPT_APART, KNOWN_TEXTS, Matched, assign_ids, claimed_ids, earliest_titles, match, title_rows
+from paperfeed.curate.papers import SIGHTING_ORDER, curate_papers, sighting_keys
 from paperfeed.curate.snapshots import new_sightings, quarantine_rows, snapshot_rows
-from paperfeed.model.contracts import APPEARANCES, PAPER_VERSIONS, PAPERS, QUARANTINE, SNAPSHOTS, TableContract
+from paperfeed.model.contracts import (
+    APPEARANCES,
+    PAPER_MATCHES,
+    PAPER_TITLES,
+    PAPER_VERSIONS,
+    PAPERS,
+    QUARANTINE,
+    SNAPSHOTS,
+    TableContract,
+)
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.tables import Tables
 
@@ -33,6 +43,18 @@ class Published(Protocol):
         """The rows of `table` whose `column` is one of `values` (and, given `since`, whose
         `table.grows_with` date is not older: a hint that lets storage skip older files)."""
         ...
+
+    def known_texts(self) -> KnownTexts:
+        """Every known paper's folded titles and abstracts (what matching compares a record with)."""
+        ...
+
+
+@dataclass(frozen=True)
+class KnownTexts:
+    frame: pl.DataFrame  # KNOWN_TEXTS: paper_id, title_key, abstract (one of them per row)
+    # False: the titles come from appearances, written before paper_titles existed (the run that
+    # reads them lists every paper's titles, once).
+    titled: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,6 +86,7 @@ class Increment:
     snapshots: pl.DataFrame  # every snapshot row after the batch (for the checks across tables)
     new_papers: list[str]  # paper_ids that did not exist before
     updated_papers: list[str]  # paper_ids whose row changed
+    merged: dict[str, str]  # paper_ids that are gone -> the paper_id they are now (merged or renamed)
 
     def change(self, table: TableContract) -> TableChange:
         return self.changes[table.name]
@@ -79,6 +102,8 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     snapshots = snapshot_rows(before, incoming, run_id, now)
     renewed = snapshots.filter((pl.col("run_id") == run_id) & pl.col("snapshot_id").is_in([s.snapshot_id for s in incoming]))
     sightings = new_sightings(incoming, snapshots, run_id)
+    known_texts = published.known_texts()
+    matched = match(sightings, known_texts.frame, run_id)
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.
     reordered = (
@@ -86,8 +111,11 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         .filter(pl.col("order_name") != pl.col("order_name_before"))["snapshot_id"].to_list()
     )
     touched = sorted(
-        set(sightings["paper_id"].drop_nulls().to_list() if sightings.height else [])
+        set(matched.sightings["paper_id"].to_list() if sightings.height else [])
+        | set(matched.merges)
         | set(published.rows_of(APPEARANCES, "snapshot_id", reordered)["paper_id"].to_list() if reordered else [])
+        # Written by a paperfeed without paper_titles: every paper is recomputed once, to list its titles.
+        | (set() if known_texts.titled else set(known_texts.frame["paper_id"].to_list()))
     )
     known = published.rows_of(PAPERS, "paper_id", touched)
     # A paper's appearances and versions are no older than its first_seen, and a paper without a
@@ -96,29 +124,107 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     previous = {
         PAPERS.name: known,
         **{t.name: published.rows_of(t, "paper_id", existing, since if isinstance(since, dt.date) else None) for t in (APPEARANCES, PAPER_VERSIONS)},
+        PAPER_TITLES.name: published.rows_of(PAPER_TITLES, "paper_id", existing),
     }
-    papers = curate_papers(snapshots, previous[APPEARANCES.name], previous[PAPER_VERSIONS.name], sightings)
+    ids = _paper_ids(published, snapshots, previous, matched, set(existing))
+    renamed = {old: new for old, new in ids.items() if old != new}
+    papers = curate_papers(
+        snapshots,
+        _relabel(previous[APPEARANCES.name], ids),
+        _relabel(previous[PAPER_VERSIONS.name], ids),
+        _relabel(matched.sightings, ids),
+    )
+    evidence = _relabel(_relabel(matched.evidence, ids), ids, "other_paper_id")
     new_quarantine = quarantine_rows(incoming, snapshots, run_id, now)
     renewed_ids = renewed["snapshot_id"].to_list()
+    titles = PAPER_TITLES.conform(title_rows(papers.appearances))
     changes = {
         SNAPSHOTS.name: diff(SNAPSHOTS, before.filter(pl.col("snapshot_id").is_in(renewed_ids)), SNAPSHOTS.conform(renewed)),
         APPEARANCES.name: diff(APPEARANCES, previous[APPEARANCES.name], papers.appearances),
         PAPERS.name: diff(PAPERS, previous[PAPERS.name], papers.papers),
         PAPER_VERSIONS.name: diff(PAPER_VERSIONS, previous[PAPER_VERSIONS.name], papers.paper_versions),
+        PAPER_TITLES.name: diff(PAPER_TITLES, previous[PAPER_TITLES.name], titles),
+        PAPER_MATCHES.name: _evidence_change(published, evidence, renamed),
         # A retried snapshot's set-aside records are listed anew: the old ones go, the new ones come.
         QUARANTINE.name: TableChange(
             QUARANTINE, new_quarantine, QUARANTINE.empty(), published.rows_of(QUARANTINE, "snapshot_id", renewed_ids)
         ),
     }
-    existed = set(previous[PAPERS.name]["paper_id"].to_list())
+    # A paper that existed under another id (merged, or renamed by an earlier sighting) is updated, not new.
+    existed = set(existing) | {renamed[p] for p in existing if p in renamed}
     updated = changes[PAPERS.name].upserts["paper_id"].to_list()
     return Increment(
         changes,
-        Tables(SNAPSHOTS.conform(renewed), papers.appearances, papers.papers, papers.paper_versions, new_quarantine),
+        Tables(
+            snapshots=SNAPSHOTS.conform(renewed),
+            appearances=papers.appearances,
+            papers=papers.papers,
+            paper_versions=papers.paper_versions,
+            paper_titles=titles,
+            paper_matches=changes[PAPER_MATCHES.name].upserts,
+            quarantine=new_quarantine,
+        ),
         SNAPSHOTS.conform(snapshots),
         new_papers=sorted(set(updated) - existed),
         updated_papers=sorted(set(updated) & existed),
+        merged={old: new for old, new in renamed.items() if old in existing},
     )
+
+
+def _relabel(frame: pl.DataFrame, ids: dict[str, str], column: str = "paper_id") -> pl.DataFrame:
+    """`column` through the id map (ids not in it stay)."""
+    if frame.is_empty() or not ids:
+        return frame
+    return frame.with_columns(pl.col(column).replace(ids))
+
+
+def _paper_ids(
+    published: Published, snapshots: pl.DataFrame, previous: dict[str, pl.DataFrame], matched: Matched, existing: set[str]
+) -> dict[str, str]:
+    """Each touched paper's id as it is now (known, merged, or new from matching) -> its id after the run."""
+    merges = matched.merges
+    appearances = _relabel(previous[APPEARANCES.name], merges)
+    texts = pl.concat([
+        _relabel(previous[PAPER_VERSIONS.name], merges).select("paper_id", "abstract_hash", "abstract"),
+        *([matched.sightings.select("paper_id", "abstract_hash", "abstract")] if matched.sightings.height else []),
+    ]).unique(["paper_id", "abstract_hash"])  # fmt: skip
+    columns = ["snapshot_id", "snapshot_date", "paper_id", "rank", "title", "abstract_hash"]
+    sightings = pl.concat([appearances.select(columns), *([matched.sightings.select(columns)] if matched.sightings.height else [])])
+    if sightings.is_empty():
+        return {}
+    ordered = (
+        sightings.join(sighting_keys(snapshots), on="snapshot_id")
+        .join(texts, on=["paper_id", "abstract_hash"], how="left", nulls_equal=True)
+        .sort(SIGHTING_ORDER)
+    )
+    first = earliest_titles(ordered)
+    claims = claimed_ids(first)
+    held = set(published.rows_of(PAPERS, "paper_id", claims)["paper_id"].to_list()) - existing
+    assigned = assign_ids(first, held)
+    return {**{old: assigned[new] for old, new in merges.items()}, **assigned}
+
+
+def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict[str, str]) -> TableChange:
+    """paper_matches after the run: its evidence that is not on record yet (a join as recorded, or
+    a pair kept apart for the same reason, from either side: an exact repeat of either paper meets
+    the other again), and the recorded evidence on papers whose id changed, under the new ids (a
+    pair kept apart whose two papers are now one is dropped)."""
+    key = list(PAPER_MATCHES.key)
+    stale = pl.concat([published.rows_of(PAPER_MATCHES, column, sorted(renamed)) for column in ("paper_id", "other_paper_id")]).unique(key)
+    fixed = _relabel(_relabel(stale, renamed), renamed, "other_paper_id").filter(
+        (pl.col("decision") != KEPT_APART) | (pl.col("paper_id") != pl.col("other_paper_id"))
+    )
+    incoming = pl.concat([fixed, evidence])
+    if incoming.is_empty():
+        return TableChange(PAPER_MATCHES, incoming, PAPER_MATCHES.empty(), stale)
+    ids = sorted(set(incoming["paper_id"].to_list()) | set(incoming["other_paper_id"].to_list()))
+    recorded = published.rows_of(PAPER_MATCHES, "paper_id", ids).join(stale.select(key), on=key, how="anti", nulls_equal=True)
+    pair = pl.struct(
+        pl.min_horizontal("paper_id", "other_paper_id").alias("a"), pl.max_horizontal("paper_id", "other_paper_id").alias("b"), "rule"
+    )
+    same = pl.when(pl.col("decision") == KEPT_APART).then(pair.struct.json_encode()).otherwise(pl.struct(pl.exclude("run_id")).struct.json_encode())
+    first = pl.concat([recorded, incoming]).with_row_index("_order").filter(same.is_first_distinct())
+    return TableChange(PAPER_MATCHES, first.filter(pl.col("_order") >= recorded.height).drop("_order"), PAPER_MATCHES.empty(), stale)
 
 
 def diff(table: TableContract, before: pl.DataFrame, after: pl.DataFrame) -> TableChange:
@@ -157,6 +263,17 @@ class InMemory:
 
     def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
         return self.tables.frame(table).filter(pl.col(column).is_in(values))  # `since` only skips files
+
+    def known_texts(self) -> KnownTexts:
+        return KnownTexts(texts_of(self.tables.paper_titles, self.tables.paper_versions))
+
+
+def texts_of(titles: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
+    """paper_titles and paper_versions rows (or any frames with their columns) -> KNOWN_TEXTS."""
+    return pl.concat([
+        titles.select("paper_id", "title_key", abstract=pl.lit(None, pl.String)),
+        versions.select("paper_id", title_key=pl.lit(None, pl.String), abstract="abstract"),
+    ]).cast(KNOWN_TEXTS)  # fmt: skip
 
 
 def curate(previous: Tables, incoming: list[PreparedSnapshot], run_id: str, now: dt.datetime) -> Tables:

@@ -191,7 +191,11 @@ PAPERS = TableContract(
     meaning="One row per distinct paper ever seen on the feed, with its newest complete abstract.",
     key=("paper_id",),
     columns=(
-        Column("paper_id", pl.String, "stable id: hash of the normalised title"),
+        Column(
+            "paper_id",
+            pl.String,
+            "stable id: hash of the folded title of the paper's first sighting (see paper_titles, paper_aliases)",
+        ),
         Column("title", pl.String, "title from the newest sighting, cleaned"),
         Column("abstract", pl.String, "newest complete abstract, cleaned (Unicode, LaTeX resolved)"),
         Column("title_raw", pl.String, "that title exactly as written in the feed"),
@@ -246,6 +250,54 @@ PAPER_VERSIONS = TableContract(
     partition_by="valid_from_month",
 )
 
+PAPER_TITLES = TableContract(
+    name="paper_titles",
+    meaning="Every title a paper was seen with (one row per folded title), when first and last: "
+    "look a paper up by any of its titles, or by the id any of them gives (title_id).",
+    key=("paper_id", "title_key"),
+    columns=(
+        Column("paper_id", pl.String, "the paper"),
+        Column("title_key", pl.String, "the title folded: case, compatibility forms, punctuation and spacing"),
+        Column("title", pl.String, "the newest cleaned spelling of that title"),
+        Column(
+            "title_id",
+            pl.String,
+            "hash of title_key: the paper_id this title gives on its own; when it is not the paper's "
+            "id, it resolves to it (paper_aliases)",
+        ),
+        Column("first_seen", pl.Date, "first snapshot date with that title"),
+        Column("last_seen", pl.Date, "last snapshot date with that title"),
+        Column("times_seen", pl.Int64, "appearances with that title"),
+    ),
+)
+
+PAPER_MATCHES = TableContract(
+    name="paper_matches",
+    meaning="The evidence of entity resolution: each record that joined a paper under another "
+    "title or abstract, and each pair kept apart that a reviewer may want to see, with the rule and scores.",
+    key=("title_key", "abstract_hash", "other_title_key", "other_paper_id", "decision", "rule"),
+    columns=(
+        Column("title_key", pl.String, "the record's folded title"),
+        Column("abstract_hash", pl.String, "hash of the record's abstract", nullable=True),
+        Column("paper_id", pl.String, "the paper the record was put in by the run"),
+        Column("decision", pl.String, "joined (the record is that paper) or kept_apart (a candidate pair for review)"),
+        Column(
+            "rule",
+            pl.String,
+            "for joined: same_title, same_abstract, similar_title_corroborated or similar_title; for "
+            "kept_apart: the reason (a hard guard: numbers_differ, sequel_number, part_differs, part_added, "
+            "different_abstracts; or in_between, conflicts_with_group)",
+        ),
+        Column("other_paper_id", pl.String, "the paper on the other side of the evidence, as the run left it"),
+        Column("other_title_key", pl.String, "the other side's closest folded title"),
+        Column("title_score", pl.Float64, "similarity of the two folded titles, 0..1 (normalised Indel)"),
+        Column("abstract_score", pl.Float64, "Jaccard similarity of the abstracts' word 3-shingles, 0..1; null when one is missing", nullable=True),
+        Column("abstract_cut", pl.Boolean, "one abstract is the other cut short"),
+        Column("run_id", pl.String, "the run that decided"),
+    ),
+    volatile=("run_id",),
+)
+
 QUARANTINE = TableContract(
     name="quarantine",
     meaning="What the quality gate set aside: rejected snapshots (no line) and single records, with why.",
@@ -286,6 +338,9 @@ RUNS = TableContract(
         Column("n_updated_papers", pl.Int64, "papers whose row changed"),
         Column("n_papers", pl.Int64, "papers in the dataset after the run"),
         Column("n_appearances", pl.Int64, "appearances in the dataset after the run"),
+        Column("n_matched", pl.Int64, "records that joined a paper under another title or abstract (paper_matches)", nullable=True),
+        Column("n_merged_papers", pl.Int64, "papers merged into another or given another id (the old id is in paper_aliases)", nullable=True),
+        Column("n_candidates", pl.Int64, "pairs kept apart and listed for review (paper_matches)", nullable=True),
         Column("table_versions", pl.List(TABLE_VERSION), "Delta version, rows and fingerprint of each table as the run left it (published or recorded)"),
         Column("message", pl.String, "what the run did, in one line"),
         Column("quality_report", pl.String, "path of the run's report page, which lists every data-quality check", nullable=True),
@@ -318,7 +373,7 @@ ARRIVALS = TableContract(
 )
 
 # Data tables in publish order; `runs` is committed last and is the dataset's version pointer.
-DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, QUARANTINE)
+DATA_TABLES: tuple[TableContract, ...] = (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, PAPER_TITLES, PAPER_MATCHES, QUARANTINE)
 ALL_TABLES: tuple[TableContract, ...] = (*DATA_TABLES, RUNS)
 # The tables that record what came in and what became of it, not the feed's data: a run that
 # changes only these (it rejected files, or received duplicates) publishes no new version.

@@ -6,7 +6,16 @@ from dataclasses import dataclass, fields
 
 import polars as pl
 
-from paperfeed.model.contracts import APPEARANCES, PAPER_VERSIONS, PAPERS, QUARANTINE, SNAPSHOTS, TableContract
+from paperfeed.model.contracts import (
+    APPEARANCES,
+    PAPER_MATCHES,
+    PAPER_TITLES,
+    PAPER_VERSIONS,
+    PAPERS,
+    QUARANTINE,
+    SNAPSHOTS,
+    TableContract,
+)
 
 
 @dataclass(frozen=True)
@@ -17,11 +26,13 @@ class Tables:
     appearances: pl.DataFrame
     papers: pl.DataFrame
     paper_versions: pl.DataFrame
+    paper_titles: pl.DataFrame
+    paper_matches: pl.DataFrame
     quarantine: pl.DataFrame
 
     @classmethod
     def empty(cls) -> Tables:
-        return cls(SNAPSHOTS.empty(), APPEARANCES.empty(), PAPERS.empty(), PAPER_VERSIONS.empty(), QUARANTINE.empty())
+        return cls(*(t.empty() for t in (SNAPSHOTS, APPEARANCES, PAPERS, PAPER_VERSIONS, PAPER_TITLES, PAPER_MATCHES, QUARANTINE)))
 
     def as_dict(self) -> dict[str, pl.DataFrame]:
         return {f.name: getattr(self, f.name) for f in fields(self)}

@@ -108,20 +108,21 @@ FROM stats s JOIN streaks t USING (paper_id) LEFT JOIN papers p USING (paper_id)
     ),
 )
 
-PAPER_TITLES = ViewContract(
-    name="paper_titles",
-    meaning="Every title a paper was seen with (as cleaned), when first and last: look a paper up by any of them.",
+PAPER_ALIASES = ViewContract(
+    name="paper_aliases",
+    meaning="Ids that resolve to a paper: the id each of its other titles gives on its own (paper_titles.title_id), "
+    "so an id published before a retitle, a merge or an earlier sighting still finds the paper.",
     sql="""
-SELECT paper_id, title, min(snapshot_date) AS first_seen, max(snapshot_date) AS last_seen, count(*) AS times_seen
-FROM appearances
-GROUP BY paper_id, title
+SELECT title_id AS alias_id, any_value(paper_id) AS paper_id, any_value(title) AS title
+FROM paper_titles
+WHERE title_id NOT IN (SELECT paper_id FROM papers)
+GROUP BY title_id
+HAVING count(DISTINCT paper_id) = 1
 """,
     columns=(
-        Column("paper_id", pl.String, "the paper"),
-        Column("title", pl.String, "a title it appeared with, cleaned"),
-        Column("first_seen", pl.Date, "first snapshot date with that title"),
-        Column("last_seen", pl.Date, "last snapshot date with that title"),
-        Column("times_seen", pl.Int64, "appearances with that title"),
+        Column("alias_id", pl.String, "an id that is no paper's id today: the hash of one of the paper's folded titles"),
+        Column("paper_id", pl.String, "the paper it resolves to (an id two papers' titles give resolves to neither)"),
+        Column("title", pl.String, "the title that gives it"),
     ),
 )
 
@@ -156,4 +157,4 @@ FROM (
 )
 
 # In dependency order: paper_stats reads rank_history.
-VIEWS: tuple[ViewContract, ...] = (RANK_HISTORY, PAPER_STATS, PAPER_TITLES, CODE_LINKS)
+VIEWS: tuple[ViewContract, ...] = (RANK_HISTORY, PAPER_STATS, PAPER_ALIASES, CODE_LINKS)

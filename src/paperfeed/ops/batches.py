@@ -23,7 +23,7 @@ from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, SnapshotStatus
 from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.release import part
-from paperfeed.publish.summary import FileOutcome
+from paperfeed.publish.summary import FileOutcome, MatchDecision
 from paperfeed.quality.findings import Check
 from paperfeed.quality.gate import Gate, check_publish
 from paperfeed.storage.faults import crash_point
@@ -44,6 +44,8 @@ class Progress:
     failures: str = ""  # what the publish gate refused, in words ('' while nothing was)
     new_papers: frozenset[str] = frozenset()
     updated_papers: frozenset[str] = frozenset()
+    matches: tuple[MatchDecision, ...] = ()  # entity resolution's evidence, batch after batch
+    merged_papers: frozenset[str] = frozenset()  # ids merged into another or renamed
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # per table, the release parts (weeks) it changed
 
     @property
@@ -133,10 +135,19 @@ def curate_batch(
         outcomes=[*progress.outcomes, *outcomes],
         new_papers=frozenset(new),
         updated_papers=frozenset((progress.updated_papers | set(change.updated_papers)) - new),
+        matches=(*progress.matches, *match_decisions(change.touched.paper_matches)),
+        merged_papers=progress.merged_papers | set(change.merged),
         parts=parts,
     )
     crash_point("after_plan")
     return change, progress
+
+
+def match_decisions(evidence: pl.DataFrame) -> list[MatchDecision]:
+    """paper_matches rows -> the run summary's decisions, joins first, then by title score."""
+    columns = ["title_key", "other_title_key", "decision", "rule", "title_score", "abstract_score"]
+    ordered = evidence.sort("decision", "title_score", "title_key", descending=[False, True, False])
+    return [MatchDecision(**row) for row in ordered.select(columns).iter_rows(named=True)]
 
 
 def _seen_before(row: dict[str, object] | None) -> str:

@@ -44,6 +44,8 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         n_updated_papers=len(progress.updated_papers),
         n_papers=progress.written.rows.get(PAPERS.name, 0),
         n_appearances=progress.written.rows.get(APPEARANCES.name, 0),
+        matches=list(progress.matches),
+        n_merged_papers=len(progress.merged_papers),
         checks=progress.checks,
     )
     if summary.status is RunStatus.NOOP:
@@ -147,6 +149,9 @@ def run_row(ctx: RunContext, summary: RunSummary, message: str, status: RunStatu
         "n_updated_papers": summary.n_updated_papers,
         "n_papers": summary.n_papers,
         "n_appearances": summary.n_appearances,
+        "n_matched": summary.n_matched,
+        "n_merged_papers": summary.n_merged_papers,
+        "n_candidates": summary.n_candidates,
         "table_versions": [],
         "message": message,
         "quality_report": str(report) if report else None,

@@ -95,7 +95,13 @@ def run_report(summary: RunSummary, days: list[tuple[str, int, int]], links: dic
         ["records set aside", str(summary.n_quarantined)],
         ["papers new / updated / in total", f"{summary.n_new_papers} / {summary.n_updated_papers} / {summary.n_papers}"],
         ["appearances", str(summary.n_appearances)],
+        ["matching: joined / papers merged / pairs for review", f"{summary.n_matched} / {summary.n_merged_papers} / {summary.n_candidates}"],
     ]
+    matches = [
+        [escape(m.decision), escape(m.rule), escape(m.title_key), escape(m.other_title_key), f"{m.title_score:.2f}",
+         "—" if m.abstract_score is None else f"{m.abstract_score:.2f}"]
+        for m in summary.matches
+    ]  # fmt: skip
     files = [
         [
             f"<code>{escape(o.source_name)}</code>",
@@ -122,6 +128,10 @@ def run_report(summary: RunSummary, days: list[tuple[str, int, int]], links: dic
             table(["file", "status", "date", "records", "set aside", "reason"], files, numeric={3, 4})
             if files
             else '<p class="muted">No files.</p>',
+            "<h2>Entity resolution</h2>",
+            table(["decision", "rule", "title", "other title", "title score", "abstract score"], matches, numeric={4, 5})
+            if matches
+            else '<p class="muted">Every record was a paper seen before under the same title and abstract, or a new paper.</p>',
             "<h2>Data quality</h2>",
             quality_section(summary.checks),
             f"<h2>More</h2><ul>{link_items}</ul>" if link_items else "",

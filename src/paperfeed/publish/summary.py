@@ -49,6 +49,18 @@ class FileOutcome:
 
 
 @dataclass(frozen=True)
+class MatchDecision:
+    """One decision of entity resolution in the run that was not an exact repeat (paper_matches)."""
+
+    title_key: str
+    other_title_key: str
+    decision: str  # joined or kept_apart
+    rule: str  # the joining rule, or why the pair was kept apart
+    title_score: float
+    abstract_score: float | None
+
+
+@dataclass(frozen=True)
 class RunSummary:
     run_id: str
     status: RunStatus
@@ -60,6 +72,10 @@ class RunSummary:
     n_updated_papers: int = 0
     n_papers: int = 0
     n_appearances: int = 0
+    # Entity resolution: the run's decisions that were not exact repeats, and how many papers were
+    # merged into another or took another id (the old id resolves through paper_aliases).
+    matches: list[MatchDecision] = field(default_factory=list)
+    n_merged_papers: int = 0
     message: str = ""
     run_report: str | None = None  # with every data-quality check of the run
     release: str | None = None
@@ -76,6 +92,16 @@ class RunSummary:
         return sum(outcome.n_quarantined for outcome in self.outcomes)
 
     @property
+    def n_matched(self) -> int:
+        """Records that joined a paper under another title or abstract."""
+        return sum(1 for m in self.matches if m.decision == "joined")
+
+    @property
+    def n_candidates(self) -> int:
+        """Pairs kept apart and listed for review."""
+        return sum(1 for m in self.matches if m.decision == "kept_apart")
+
+    @property
     def had_input_problems(self) -> bool:
         return any(o.status.is_problem for o in self.outcomes) or self.n_quarantined > 0
 
@@ -88,7 +114,13 @@ class RunSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready (statuses are strings): what `--json` prints and the flow returns."""
-        return {**asdict(self), "n_quarantined": self.n_quarantined, "had_input_problems": self.had_input_problems}
+        return {
+            **asdict(self),
+            "n_quarantined": self.n_quarantined,
+            "n_matched": self.n_matched,
+            "n_candidates": self.n_candidates,
+            "had_input_problems": self.had_input_problems,
+        }
 
     def to_markdown(self) -> str:
         lines = [
@@ -105,6 +137,8 @@ class RunSummary:
             f"| records quarantined | {self.n_quarantined} |",
             f"| papers new / updated / total | {self.n_new_papers} / {self.n_updated_papers} / {self.n_papers} |",
             f"| appearances | {self.n_appearances} |",
+            f"| matching: joined under another title or abstract / papers merged / pairs for review | "
+            f"{self.n_matched} / {self.n_merged_papers} / {self.n_candidates} |",
             f"| data-quality checks passed | {self.checks_passed()} |",
             f"| warehouse | `{self.warehouse}` |",
             f"| run report | {f'[{self.run_report}](file://{self.run_report})' if self.run_report else '—'} |",
@@ -118,7 +152,14 @@ class RunSummary:
             lines.append(
                 f"| `{name}` | {o.status} | {o.snapshot_date or ''} | {o.n_records} | {o.n_quarantined} | {reason} |"
             )
+        if self.matches:
+            lines += ["", "| decision | rule | title | other title | title score | abstract score |", "|---|---|---|---|---|---|"]
+            lines += [f"| {m.decision} | {m.rule} | {m.title_key} | {m.other_title_key} | {m.title_score:.2f} | {_score(m.abstract_score)} |" for m in self.matches]
         return "\n".join(lines) + "\n"
+
+
+def _score(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def feed_by_date(appearances: pl.DataFrame) -> list[tuple[str, int, int]]:

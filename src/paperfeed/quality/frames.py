@@ -13,6 +13,7 @@ import polars as pl
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import SnapshotStatus
 from paperfeed.model.tables import Tables
+from paperfeed.prepare.identify import map_distinct, stable_hash
 from paperfeed.quality.mojibake import with_mojibake_checks
 
 SNAPSHOT_SUITE = "snapshot"
@@ -75,13 +76,15 @@ def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.Data
         .join(rank_limits, on="snapshot_id", how="left")
     )
     counts = tables.appearances.group_by("paper_id").agg(check_n_appearances=pl.len().cast(pl.Int64))
+    n_titles = tables.paper_titles.group_by("paper_id").agg(check_n_titles=pl.len().cast(pl.Int64))
     current = tables.paper_versions.group_by("paper_id").agg(
         check_current_versions=pl.col("is_current").sum().cast(pl.Int64)
     )
     papers = with_mojibake_checks(
         tables.papers.join(counts, on="paper_id", how="left")
         .join(current, on="paper_id", how="left")
-        .with_columns(pl.col("check_n_appearances", "check_current_versions").fill_null(0))
+        .join(n_titles, on="paper_id", how="left")
+        .with_columns(pl.col("check_n_appearances", "check_current_versions", "check_n_titles").fill_null(0))
     )
     versions = with_mojibake_checks(
         tables.paper_versions.with_columns(
@@ -95,11 +98,22 @@ def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.Data
             for frame in (tables.papers, tables.paper_versions)
         ]
     )
+    paper_ids = tables.papers["paper_id"].implode()
+    titles = map_distinct(tables.paper_titles, "title_key", "check_title_key_id", stable_hash).with_columns(
+        check_paper_exists=pl.col("paper_id").is_in(paper_ids),
+        check_title_id=pl.col("title_id") == pl.col("check_title_key_id"),
+    )
+    matches = tables.paper_matches.with_columns(
+        check_paper_exists=pl.col("paper_id").is_in(paper_ids),
+        check_sides=(pl.col("decision") == "joined") == (pl.col("paper_id") == pl.col("other_paper_id")),
+    )
     frames = {
         "snapshots": tables.snapshots,
         "appearances": appearances,
         "papers": papers,
         "paper_versions": versions,
+        "paper_titles": titles.drop("check_title_key_id"),
+        "paper_matches": matches,
         "quarantine": tables.quarantine,
         LINKS_SUITE: links,
     }

@@ -30,11 +30,12 @@ from typing import Any
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
-from paperfeed.curate.increment import TableChange
-from paperfeed.model.contracts import DATA_TABLES, RUNS, SNAPSHOTS, TableContract
+from paperfeed.curate.increment import KnownTexts, TableChange, texts_of
+from paperfeed.model.contracts import APPEARANCES, DATA_TABLES, PAPER_TITLES, PAPER_VERSIONS, RUNS, SNAPSHOTS, TableContract
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme, updated
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
+from paperfeed.prepare.identify import map_distinct, title_key
 from paperfeed.storage.delta import append, is_partitioned_by, keep_properties, repartition
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
@@ -190,6 +191,20 @@ class Warehouse:
             if table.partition_by is not None and table.partition_by in handle.metadata().partition_columns:
                 wanted = wanted & (pl.col(table.partition_by) >= since.strftime("%Y-%m"))
         return table.upgrade(pl.scan_delta(handle).filter(wanted).collect())
+
+    def known_texts(self) -> KnownTexts:
+        """Every known paper's folded titles (paper_titles) and abstracts (paper_versions): the
+        two columns matching needs, not the tables. A warehouse written before paper_titles
+        existed gives its titles from appearances, folded here."""
+        versions = self.handle(PAPER_VERSIONS.name)
+        abstracts = pl.scan_delta(versions).select("paper_id", "abstract").collect() if versions else PAPER_VERSIONS.empty()
+        titles = self.handle(PAPER_TITLES.name)
+        if titles is not None or versions is None:
+            frame = pl.scan_delta(titles).select("paper_id", "title_key").collect() if titles else PAPER_TITLES.empty()
+            return KnownTexts(texts_of(frame, abstracts))
+        appearances = self.handle(APPEARANCES.name)
+        seen = pl.scan_delta(appearances).select("paper_id", "title").unique().collect() if appearances else APPEARANCES.empty()
+        return KnownTexts(texts_of(map_distinct(seen, "title", "title_key", title_key), abstracts), titled=False)
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
