@@ -14,7 +14,7 @@ import pytest
 from deltalake import DeltaTable
 
 from helpers import abstract, duckdb_file_sql, feed_bytes, ingest
-from paperfeed.model.contracts import DATA_TABLES, PAPERS
+from paperfeed.model.contracts import DATA_TABLES, PAPER_TITLES, PAPERS
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.ops.verify import verify
@@ -381,3 +381,30 @@ def test_tables_written_before_partitions_are_partitioned_by_the_next_run_and_ol
     assert counts(w, 1) == (1, 1, 1) and counts(w) == (2, 3, 2)
     papers = store.read_table(PAPERS, store.current())
     assert papers["first_seen_month"].to_list() == ["2025-03", "2025-03"]
+
+
+def test_a_warehouse_written_before_paper_titles_gets_every_papers_titles_from_its_next_run(tmp_path: Path) -> None:
+    """A warehouse of an older paperfeed has no paper_titles or paper_matches: its next run matches
+    against the titles its appearances hold, lists the titles of every paper (not only those it
+    sees), and old and new versions verify."""
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE, TWO])))
+    store = Warehouse.at(w)
+    older = {"paper_titles", "paper_matches"}
+    for name in older:
+        shutil.rmtree(store.table_uri(name))
+    runs = pl.read_delta(store.table_uri("runs")).with_columns(
+        pl.col("table_versions").list.filter(~pl.element().struct.field("table").is_in(list(older)))
+    )
+    runs.write_delta(store.table_uri("runs"), mode="overwrite")
+    first = Warehouse.at(w).current()
+    assert first is not None and older.isdisjoint(first.delta_versions)
+    three = ("Paper Three", abstract("three"))
+    retitled = ("Paper One, Revised Title", ONE[1])  # the same abstract under a new title: Paper One
+    ingest(w, ("b.txt", feed_bytes("Mar 15", [retitled, three])))
+    second = Warehouse.at(w).current()
+    assert second is not None
+    titles = Warehouse.at(w).read_table(PAPER_TITLES, second)
+    assert sorted(titles["title"].to_list()) == ["Paper One", "Paper One, Revised Title", "Paper Three", "Paper Two"]
+    assert titles["paper_id"].n_unique() == 3  # Paper Two, not seen by the run, is listed all the same
+    assert verify(Warehouse.at(w), all_versions=True).findings == []

@@ -62,3 +62,30 @@ def test_a_run_names_its_report_and_release_whole_in_a_narrow_terminal(monkeypat
     assert any(line.split() == ["run", "report", report] for line in lines)
     assert any(line.split() == ["release", release] for line in lines)
     assert "…" not in narrow.export_text()
+
+
+def test_a_run_counts_and_lists_entity_resolutions_decisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The console counts them; the run summary (markdown, the flow's artifact) and the run report list them."""
+    from rich.console import Console
+
+    from paperfeed.cli import console
+    from paperfeed.model.status import RunStatus
+    from paperfeed.publish.pages import run_report
+    from paperfeed.publish.summary import MatchDecision, RunSummary
+
+    matches = [
+        MatchDecision("videoarena a benchmark for video", "videoarena a benchmark and evaluation for video", "joined", "similar_title_corroborated", 0.91, 0.62),
+        MatchDecision("d5rl diverse datasets", "d4rl datasets", "kept_apart", "numbers_differ", 0.84, None),
+    ]  # fmt: skip
+    summary = RunSummary("r", RunStatus.PUBLISHED, 2, "w", "l", message="published", matches=matches, n_merged_papers=1)
+    assert (summary.n_matched, summary.n_candidates, summary.as_dict()["n_candidates"]) == (1, 1, 1)
+    wide = Console(width=200, record=True)
+    monkeypatch.setattr(console, "out", wide)
+    console.print_run(summary)
+    assert "1 joined under another title or abstract, 1 papers merged, 1 pairs for review (paper_matches)" in wide.export_text()
+    markdown = summary.to_markdown()
+    assert "| 1 / 1 / 1 |" in markdown
+    assert "| joined | similar_title_corroborated | videoarena a benchmark for video | videoarena a benchmark and evaluation for video | 0.91 | 0.62 |" in markdown
+    assert "| kept_apart | numbers_differ | d5rl diverse datasets | d4rl datasets | 0.84 | — |" in markdown
+    html = run_report(summary, [], {})
+    assert "<td>numbers_differ</td>" in html and "<td>similar_title_corroborated</td>" in html
