@@ -89,7 +89,7 @@ def test_two_works_stay_two_papers(first: tuple[str, str], second: tuple[str, st
 def test_two_works_with_one_title_get_two_ids_and_the_first_keeps_the_plain_one() -> None:
     tables = run([prepared("Mar 14", [("Scaling Laws", SCALING)], "a.txt")], [prepared("Mar 15", [("Scaling Laws", GAMES)], "b.txt")])
     ids = dict(tables.papers.select("abstract", "paper_id").iter_rows())
-    assert ids == {SCALING: stable_hash("scaling laws"), GAMES: stable_hash("scaling laws\n" + GAMES)}
+    assert ids == {SCALING: stable_hash("scaling laws"), GAMES: stable_hash("scaling laws\n" + stable_hash(GAMES))}
 
 
 RETITLED = [
@@ -149,9 +149,34 @@ def test_a_record_that_bridges_two_known_papers_merges_them_and_both_ids_resolve
     assert tables.appearances["paper_id"].unique().to_list() == [stable_hash(title_key(a[0]))]
 
 
-def test_assign_ids_keeps_a_held_id_with_its_holder() -> None:
-    first = pl.DataFrame({"paper_id": ["new1", "new2"], "title_key": ["scaling laws", "other"], "abstract": [GAMES, None]})
-    assert assign_ids(first, held={stable_hash("scaling laws")}) == {
-        "new1": stable_hash("scaling laws\n" + GAMES),
-        "new2": stable_hash("other"),
-    }
+def test_assign_ids_never_gives_a_held_id_to_another_paper() -> None:
+    """An id held by a paper (its id, or the id of one of its titles) stays that paper's, even when
+    the paper gives it up in the same run; a paper may take an id its own members hold."""
+    plain = stable_hash("scaling laws")
+    first = pl.DataFrame(
+        {"paper_id": ["y", "new", "merged"], "title_key": ["old title", "scaling laws", "other"], "abstract_hash": ["h1", "h2", "h3"]}
+    )
+    holders = {plain: {"y"}, stable_hash("other"): {"x"}}
+    ids = assign_ids(first, holders, members={"y": {"y"}, "merged": {"merged", "x"}})
+    assert ids == {"y": stable_hash("old title"), "new": stable_hash("scaling laws\nh2"), "merged": stable_hash("other")}
+
+
+def test_a_backfill_that_renames_a_paper_does_not_hand_its_old_id_to_another_work() -> None:
+    """'Scaling Laws' (SCALING) is published; a backfill brings its earlier title, and another work
+    also called 'Scaling Laws'. The first paper takes its earliest title's id; the id it had
+    resolves to it (paper_titles), and the other work gets an id of its own."""
+    first = run([prepared("Mar 14", [("Scaling Laws", SCALING)], "b.txt")])
+    published_id = first.papers["paper_id"].item()
+    earlier = ("Scaling Laws for Neural Language Models", SCALING)
+    tables = curate(first, [prepared("Mar 11", [earlier, ("Scaling Laws", GAMES)], "a.txt")], "run-2", NOW)
+    ids = dict(tables.papers.select("abstract", "paper_id").iter_rows())
+    assert ids[SCALING] == stable_hash(title_key(earlier[0])) and ids[GAMES] not in (published_id, ids[SCALING])
+    assert tables.paper_titles.filter(pl.col("title_id") == published_id)["paper_id"].to_list() == [ids[SCALING]]
+
+
+def test_two_records_of_one_snapshot_stay_two_papers_whatever_their_texts() -> None:
+    """The feed lists a work once per snapshot: the same abstract under two titles in one file is
+    two papers (listed for review), and both titles are kept."""
+    tables = run([prepared("Mar 14", [("Photographs Made Interactive", VIDEO), ("Interactive Photographs", VIDEO)], "a.txt")])
+    assert tables.papers.height == 2 and tables.paper_titles.height == 2
+    assert tables.paper_matches.select("decision", "rule").rows() == [("kept_apart", "same_snapshot")]

@@ -51,7 +51,8 @@ def connection(papers: pl.DataFrame | None = None) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect()
     con.register("appearances", appearances)
     con.register("papers", papers)
-    con.register("paper_titles", title_rows(appearances.with_columns(snapshot_id=pl.col("snapshot_date").cast(pl.String))))
+    sightings = appearances.sort("snapshot_date", "rank").with_columns(snapshot_id=pl.col("snapshot_date").cast(pl.String), abstract_hash=pl.lit("h"))
+    con.register("paper_titles", title_rows(sightings))
     for view in VIEWS:
         con.execute(f"CREATE VIEW {view.name} AS {view.sql}")
     return con

@@ -10,6 +10,7 @@ table in full, and writes only rows that differ from what is published.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -87,6 +88,8 @@ class Increment:
     new_papers: list[str]  # paper_ids that did not exist before
     updated_papers: list[str]  # paper_ids whose row changed
     merged: dict[str, str]  # paper_ids that are gone -> the paper_id they are now (merged or renamed)
+    evidence: pl.DataFrame  # the batch's own new paper_matches rows (not the older ones it relabels)
+    referenced: list[str]  # papers the batch does not touch that its paper_matches rows name
 
     def change(self, table: TableContract) -> TableChange:
         return self.changes[table.name]
@@ -137,14 +140,24 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     evidence = _relabel(_relabel(matched.evidence, ids), ids, "other_paper_id")
     new_quarantine = quarantine_rows(incoming, snapshots, run_id, now)
     renewed_ids = renewed["snapshot_id"].to_list()
-    titles = PAPER_TITLES.conform(title_rows(papers.appearances))
+    # Each title's id, held by no other paper: a published paper's old ids are its own.
+    former: dict[str, set[str]] = {}
+    for old_id, new_id in renamed.items():
+        former.setdefault(new_id, set()).add(old_id)
+    ordered = papers.appearances.join(sighting_keys(snapshots), on="snapshot_id").sort(SIGHTING_ORDER)
+    titles = PAPER_TITLES.conform(title_rows(ordered, lambda ids: _holders(published, ids, renamed), former))
+    evidence_change, own_evidence = _evidence_change(published, evidence, renamed)
+    # Papers the evidence names that the run did not touch: they exist (the publish gate checks it).
+    named = set(evidence_change.upserts["paper_id"].to_list()) | set(evidence_change.upserts["other_paper_id"].to_list())
+    outside = sorted(named - set(papers.papers["paper_id"].to_list()))
+    referenced = published.rows_of(PAPERS, "paper_id", outside)["paper_id"].to_list() if outside else []
     changes = {
         SNAPSHOTS.name: diff(SNAPSHOTS, before.filter(pl.col("snapshot_id").is_in(renewed_ids)), SNAPSHOTS.conform(renewed)),
         APPEARANCES.name: diff(APPEARANCES, previous[APPEARANCES.name], papers.appearances),
         PAPERS.name: diff(PAPERS, previous[PAPERS.name], papers.papers),
         PAPER_VERSIONS.name: diff(PAPER_VERSIONS, previous[PAPER_VERSIONS.name], papers.paper_versions),
         PAPER_TITLES.name: diff(PAPER_TITLES, previous[PAPER_TITLES.name], titles),
-        PAPER_MATCHES.name: _evidence_change(published, evidence, renamed),
+        PAPER_MATCHES.name: evidence_change,
         # A retried snapshot's set-aside records are listed anew: the old ones go, the new ones come.
         QUARANTINE.name: TableChange(
             QUARANTINE, new_quarantine, QUARANTINE.empty(), published.rows_of(QUARANTINE, "snapshot_id", renewed_ids)
@@ -168,6 +181,8 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         new_papers=sorted(set(updated) - existed),
         updated_papers=sorted(set(updated) & existed),
         merged={old: new for old, new in renamed.items() if old in existing},
+        evidence=own_evidence,
+        referenced=sorted(referenced),
     )
 
 
@@ -183,32 +198,40 @@ def _paper_ids(
 ) -> dict[str, str]:
     """Each touched paper's id as it is now (known, merged, or new from matching) -> its id after the run."""
     merges = matched.merges
-    appearances = _relabel(previous[APPEARANCES.name], merges)
-    texts = pl.concat([
-        _relabel(previous[PAPER_VERSIONS.name], merges).select("paper_id", "abstract_hash", "abstract"),
-        *([matched.sightings.select("paper_id", "abstract_hash", "abstract")] if matched.sightings.height else []),
-    ]).unique(["paper_id", "abstract_hash"])  # fmt: skip
     columns = ["snapshot_id", "snapshot_date", "paper_id", "rank", "title", "abstract_hash"]
-    sightings = pl.concat([appearances.select(columns), *([matched.sightings.select(columns)] if matched.sightings.height else [])])
+    sightings = pl.concat([
+        _relabel(previous[APPEARANCES.name], merges).select(columns),
+        *([matched.sightings.select(columns)] if matched.sightings.height else []),
+    ])  # fmt: skip
     if sightings.is_empty():
         return {}
-    ordered = (
-        sightings.join(sighting_keys(snapshots), on="snapshot_id")
-        .join(texts, on=["paper_id", "abstract_hash"], how="left", nulls_equal=True)
-        .sort(SIGHTING_ORDER)
-    )
-    first = earliest_titles(ordered)
+    first = earliest_titles(sightings.join(sighting_keys(snapshots), on="snapshot_id").sort(SIGHTING_ORDER))
     claims = claimed_ids(first)
-    held = set(published.rows_of(PAPERS, "paper_id", claims)["paper_id"].to_list()) - existing
-    assigned = assign_ids(first, held)
+    holders = _holders(published, claims)
+    members: dict[str, set[str]] = {p: {p} for p in existing}
+    for old, new in merges.items():
+        members.setdefault(new, {new}).add(old)
+    assigned = assign_ids(first, holders, members)
     return {**{old: assigned[new] for old, new in merges.items()}, **assigned}
 
 
-def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict[str, str]) -> TableChange:
-    """paper_matches after the run: its evidence that is not on record yet (a join as recorded, or
-    a pair kept apart for the same reason, from either side: an exact repeat of either paper meets
-    the other again), and the recorded evidence on papers whose id changed, under the new ids (a
-    pair kept apart whose two papers are now one is dropped)."""
+def _holders(published: Published, ids: list[str], renamed: Mapping[str, str] | None = None) -> dict[str, set[str]]:
+    """Which published papers hold each of `ids`, as their paper_id or as a title's title_id (by
+    their ids before the run, or through `renamed`, after it)."""
+    holders: dict[str, set[str]] = {}
+    for held_id, holder in [
+        *((i, i) for i in published.rows_of(PAPERS, "paper_id", ids)["paper_id"].to_list()),
+        *published.rows_of(PAPER_TITLES, "title_id", ids).select("title_id", "paper_id").rows(),
+    ]:
+        holders.setdefault(held_id, set()).add((renamed or {}).get(holder, holder))
+    return holders
+
+
+def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict[str, str]) -> tuple[TableChange, pl.DataFrame]:
+    """paper_matches after the run, and the run's own new evidence: the evidence not on record yet
+    (a join as recorded, or a pair kept apart for the same reason, from either side: an exact repeat
+    of either paper meets the other again), and the recorded evidence on papers whose id changed,
+    under the new ids (a pair kept apart whose two papers are now one is dropped)."""
     key = list(PAPER_MATCHES.key)
     stale = pl.concat([published.rows_of(PAPER_MATCHES, column, sorted(renamed)) for column in ("paper_id", "other_paper_id")]).unique(key)
     fixed = _relabel(_relabel(stale, renamed), renamed, "other_paper_id").filter(
@@ -216,15 +239,17 @@ def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict
     )
     incoming = pl.concat([fixed, evidence])
     if incoming.is_empty():
-        return TableChange(PAPER_MATCHES, incoming, PAPER_MATCHES.empty(), stale)
+        return TableChange(PAPER_MATCHES, incoming, PAPER_MATCHES.empty(), stale), evidence
     ids = sorted(set(incoming["paper_id"].to_list()) | set(incoming["other_paper_id"].to_list()))
     recorded = published.rows_of(PAPER_MATCHES, "paper_id", ids).join(stale.select(key), on=key, how="anti", nulls_equal=True)
     pair = pl.struct(
         pl.min_horizontal("paper_id", "other_paper_id").alias("a"), pl.max_horizontal("paper_id", "other_paper_id").alias("b"), "rule"
     )
-    same = pl.when(pl.col("decision") == KEPT_APART).then(pair.struct.json_encode()).otherwise(pl.struct(pl.exclude("run_id")).struct.json_encode())
+    same = pl.when(pl.col("decision") == KEPT_APART).then(pair.struct.json_encode()).otherwise(pl.struct(*key).struct.json_encode())
     first = pl.concat([recorded, incoming]).with_row_index("_order").filter(same.is_first_distinct())
-    return TableChange(PAPER_MATCHES, first.filter(pl.col("_order") >= recorded.height).drop("_order"), PAPER_MATCHES.empty(), stale)
+    upserts = first.filter(pl.col("_order") >= recorded.height)
+    own = upserts.filter(pl.col("_order") >= recorded.height + fixed.height)
+    return TableChange(PAPER_MATCHES, upserts.drop("_order"), PAPER_MATCHES.empty(), stale), own.drop("_order")
 
 
 def diff(table: TableContract, before: pl.DataFrame, after: pl.DataFrame) -> TableChange:

@@ -9,13 +9,15 @@ Two steps, each deciding from text and dates only, never from arrival order:
 - `assign_ids`: a paper's id is the hash of the folded title of its earliest sighting (snapshot
   date, then file name, then rank). So a retitled version that arrives first (a backfill brings the
   original later) ends with the same id as when the original came first; the id it had before stays
-  resolvable through `paper_titles.title_id` (the view `paper_aliases`). Two different works with
-  one folded title (kept apart by their abstracts) cannot share the hash: the paper that holds it
-  keeps it, the other takes the hash of title and abstract.
+  resolvable through `paper_titles.title_id` (the view `paper_aliases`). An id held by a paper,
+  as its id or as one of its titles' ids, is never given to another: two different works with one
+  folded title (kept apart by their abstracts) cannot share its hash, so the one that holds it
+  keeps it and the other takes the hash of title and abstract hash.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -70,52 +72,78 @@ def match(sightings: pl.DataFrame, known: pl.DataFrame, run_id: str) -> Matched:
 
 
 def earliest_titles(ordered: pl.DataFrame) -> pl.DataFrame:
-    """Sightings in sighting order (paper_id, title, abstract) -> per paper: the folded title and
-    the abstract of its earliest sighting, in the order of those sightings."""
-    first = ordered.group_by("paper_id", maintain_order=True).agg(pl.col("title").first(), pl.col("abstract").first())
-    return map_distinct(first, "title", "title_key", title_key).select("paper_id", "title_key", "abstract")
+    """Sightings in sighting order (paper_id, title, abstract_hash) -> per paper: the folded title
+    and the abstract hash of its earliest sighting, in the order of those sightings."""
+    first = ordered.group_by("paper_id", maintain_order=True).agg(pl.col("title").first(), pl.col("abstract_hash").first())
+    return map_distinct(first, "title", "title_key", title_key).select("paper_id", "title_key", "abstract_hash")
+
+
+def _options(key: str, abstract_hash: str | None) -> list[str]:
+    """The ids a folded title gives, in order of preference: its hash, else (when another paper
+    holds that) the hash of the title and of the abstract seen with it first."""
+    return [stable_hash(key), stable_hash(f"{key}\n{abstract_hash or ''}")]
 
 
 def claimed_ids(first: pl.DataFrame) -> list[str]:
-    """Every id the papers of `first` may take (ask storage which of them other papers hold)."""
-    keys = first.select("title_key", "abstract").rows()
-    return sorted({stable_hash(k) for k, _ in keys} | {stable_hash(f"{k}\n{a or ''}") for k, a in keys})
+    """Every id the rows of `first` (title_key, abstract_hash) may take (ask storage who holds them)."""
+    return sorted({i for k, h in first.select("title_key", "abstract_hash").rows() for i in _options(k, h)})
 
 
-def assign_ids(first: pl.DataFrame, held: set[str]) -> dict[str, str]:
-    """first: per paper (paper_id as it is now), the folded title and abstract of its earliest
-    sighting, in sighting order; held: ids that papers not among these hold -> paper_id -> its id.
-
-    A paper takes the hash of its earliest folded title, unless another paper holds it: a paper
-    of `held`, or one of these that has it already as its id, or that comes earlier in sighting
-    order. Then it takes the hash of that title and abstract."""
-    rows = first.select("paper_id", "title_key", "abstract").rows()
-    taken = set(held) | {p for p, k, _ in rows if p == stable_hash(k)}
-    ids: dict[str, str] = {}
-    for paper_id, key, abstract in rows:
-        plain = stable_hash(key)
-        if plain == paper_id or plain not in taken:
-            ids[paper_id] = plain
-        else:
-            ids[paper_id] = stable_hash(f"{key}\n{abstract or ''}")
-        taken.add(ids[paper_id])
-    if len(set(ids.values())) != len(ids):
-        raise ValueError("two papers were given one id")  # a sha256 collision, or a broken invariant
+def _allot(rows: list[tuple[set[str], str, str | None]], holders: Mapping[str, set[str]]) -> list[str]:
+    """For each (the ids its paper holds already, folded title, abstract hash): the first id of
+    _options that no other paper holds and no earlier row took. Rows whose paper holds the title's
+    hash already go first; the others in the order given."""
+    order = sorted(range(len(rows)), key=lambda n: stable_hash(rows[n][1]) not in rows[n][0])
+    taken: set[str] = set()
+    ids = [""] * len(rows)
+    for n in order:
+        own, key, abstract_hash = rows[n]
+        free = [i for i in _options(key, abstract_hash) if i not in taken and not set(holders.get(i, ())) - own]
+        if not free:  # two works with one title and one abstract: not two works
+            raise ValueError(f"no free id for the title {key!r}: its ids are held by other papers")
+        ids[n] = free[0]
+        taken.add(free[0])
     return ids
 
 
-def title_rows(appearances: pl.DataFrame) -> pl.DataFrame:
-    """Appearances of some papers (all of each) -> their paper_titles rows."""
-    keyed = map_distinct(appearances, "title", "title_key", title_key)
-    return (
-        keyed.sort("snapshot_date", "snapshot_id", "rank")
-        .group_by("paper_id", "title_key")
+def assign_ids(first: pl.DataFrame, holders: Mapping[str, set[str]], members: Mapping[str, set[str]]) -> dict[str, str]:
+    """first: per paper (paper_id as it is now), the folded title and abstract hash of its earliest
+    sighting, in sighting order; holders: id -> the known papers that hold it, as their paper_id or
+    as the title_id of one of their titles (an id once published, alias included, names its paper
+    for good); members: paper_id -> the known papers it is made of -> paper_id -> its id.
+
+    A paper takes the hash of its earliest folded title, unless a paper that is not one of its
+    members holds it, or a paper of `first` took it before (those that hold their hash already go
+    first, then sighting order). Then it takes the hash of that title and the abstract's hash."""
+    rows = first.select("paper_id", "title_key", "abstract_hash").rows()
+    ids = _allot([(set(members.get(p, ())) | {p}, k, h) for p, k, h in rows], holders)
+    return dict(zip([p for p, _, _ in rows], ids, strict=True))
+
+
+def title_rows(
+    ordered: pl.DataFrame,
+    holders_of: Callable[[list[str]], Mapping[str, set[str]]] | None = None,
+    members: Mapping[str, set[str]] | None = None,
+) -> pl.DataFrame:
+    """Appearances of some papers (all of each), in sighting order -> their paper_titles rows.
+
+    A title's id is the id it gives its paper, as assign_ids gives ids: its hash, unless another
+    paper holds that (the same title, another work), then the hash of title and abstract hash.
+    holders_of: ids -> who holds them (as for assign_ids, by the papers' ids now); members: a
+    paper's id -> the ids it held before (merged or renamed)."""
+    keyed = map_distinct(ordered, "title", "title_key", title_key)
+    titles = (
+        keyed.group_by("paper_id", "title_key", maintain_order=True)
         .agg(
             pl.col("title").last(),
+            pl.col("abstract_hash").first(),
             first_seen=pl.col("snapshot_date").min(),
             last_seen=pl.col("snapshot_date").max(),
             times_seen=pl.len().cast(pl.Int64),
         )
-        .pipe(map_distinct, "title_key", "title_id", stable_hash)
-        .sort("paper_id", "title_key")
     )
+    holders = holders_of(claimed_ids(titles)) if holders_of is not None and titles.height else {}
+    members = members or {}
+    rows = [(set(members.get(p, ())) | {p}, k, h) for p, k, h in titles.select("paper_id", "title_key", "abstract_hash").rows()]
+    ids = _allot(rows, holders)
+    return titles.with_columns(title_id=pl.Series(ids, dtype=pl.String)).drop("abstract_hash").sort("paper_id", "title_key")

@@ -6,7 +6,8 @@ pair (paperfeed.curate.similarity: rules, guards, thresholds), then joins the pa
 work with union-find, strongest evidence first: same_title, same_abstract,
 similar_title_corroborated, similar_title; ties by scores, then by the records' text. A join is
 skipped (and listed) when it would put two members that a hard guard keeps apart in one group (a
-chain A~B~C must not join A and C that conflict). A record that is one work with two known papers
+chain A~B~C must not join A and C that conflict), or two records seen in one snapshot (given a
+`snapshot_id` column: the feed lists a work once per snapshot). A record that is one work with two known papers
 joins them: the papers are merged (`merges`), as they would have been had everything arrived in
 one batch, so the result does not depend on arrival order.
 
@@ -125,6 +126,12 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
     records = [_Entity((key,), (abstract,) if abstract else ()) for key, abstract in distinct]
     nodes = _Nodes(records, index)
     scorer, joins, listed = _Scorer(), [], []
+    # The feed lists a work once per snapshot: two records of one snapshot are two works.
+    seen_in: dict[int, set[str]] = {}
+    if "snapshot_id" in new.columns:
+        positions = {record: n for n, record in enumerate(distinct)}
+        for key, abstract, snapshot in new.select("title_key", "abstract", "snapshot_id").unique().iter_rows():
+            seen_in.setdefault(positions[(key, abstract)], set()).add(snapshot)
     for a, b, by_abstract in _pairs(table, index):
         if not by_abstract and not scorer.close_titles(nodes[a], nodes[b], index.rules):
             continue  # brought by title words only, and titles too far apart to join or to list
@@ -133,14 +140,15 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
             joins.append((JOIN_RULES.index(verdict.rule), -verdict.title_score - (verdict.abstract_score or 0), a, b, verdict, closest))
         elif verdict.listed(index.rules):
             listed.append((a, b, verdict, closest))
-    groups = _UnionFind(nodes, scorer)
+    groups = _UnionFind(nodes, scorer, seen_in)
     attached: dict[int, tuple[Verdict, str]] = {}
     for *_, a, b, verdict, closest in sorted(joins, key=lambda j: j[:4]):
-        if groups.union(a, b):
+        refused = groups.union(a, b)
+        if refused is None:
             attached.setdefault(a, (verdict, closest))
             attached.setdefault(b, (verdict, nodes[a].titles[0]))
-        elif groups.find(a) != groups.find(b):
-            listed.append((a, b, Verdict(None, "conflicts_with_group", *_scores(verdict)), closest))
+        elif refused != "same_group":
+            listed.append((a, b, Verdict(None, refused, *_scores(verdict)), closest))
     ids, merges = _paper_ids(records, groups, set(index.paper_ids))
     rows: list[tuple[object, ...]] = []
     for n, (key, abstract) in enumerate(distinct):
@@ -196,27 +204,32 @@ class _Nodes:
 class _UnionFind:
     """Groups of nodes; a union is refused when it would hold two members a hard guard keeps apart
     (titles, or clearly different abstracts: A and C may each be close to a B in between, never to
-    each other)."""
+    each other), or two records seen in one snapshot."""
 
-    def __init__(self, nodes: _Nodes, scorer: _Scorer) -> None:
+    def __init__(self, nodes: _Nodes, scorer: _Scorer, seen_in: dict[int, set[str]]) -> None:
         self.nodes, self.scorer, self.parent, self.members = nodes, scorer, dict[int, int](), dict[int, list[int]]()
+        self.seen_in = seen_in  # group root -> the snapshots its records were seen in
 
     def find(self, n: int) -> int:
         while self.parent.get(n, n) != n:
             self.parent[n] = n = self.parent.get(self.parent[n], self.parent[n])
         return n
 
-    def union(self, a: int, b: int) -> bool:
+    def union(self, a: int, b: int) -> str | None:
+        """Join the groups of a and b: None, or why not (same_group, same_snapshot, conflicts_with_group)."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
-            return False
+            return "same_group"
+        if self.seen_in.get(ra, set()) & self.seen_in.get(rb, set()):
+            return "same_snapshot"
         left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
         if any(self.scorer.compare(x, y)[0].reason in GUARDS for x in left for y in right):
-            return False
+            return "conflicts_with_group"
         low, high = sorted((ra, rb))
         self.parent[high] = low
         self.members[low] = self.members.get(low, [low]) + self.members.pop(high, [high])
-        return True
+        self.seen_in[low] = self.seen_in.get(low, set()) | self.seen_in.pop(high, set())
+        return None
 
 
 def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> tuple[list[tuple[str, bool]], dict[str, str]]:

@@ -262,8 +262,9 @@ PAPER_TITLES = TableContract(
         Column(
             "title_id",
             pl.String,
-            "hash of title_key: the paper_id this title gives on its own; when it is not the paper's "
-            "id, it resolves to it (paper_aliases)",
+            "the id this title gives the paper: the hash of title_key (or, when another work with this "
+            "title holds that, the hash of title_key and of the abstract first seen with it); unique; when it "
+            "is not the paper's id, it resolves to the paper (paper_aliases)",
         ),
         Column("first_seen", pl.Date, "first snapshot date with that title"),
         Column("last_seen", pl.Date, "last snapshot date with that title"),
@@ -286,7 +287,8 @@ PAPER_MATCHES = TableContract(
             pl.String,
             "for joined: same_title, same_abstract, similar_title_corroborated or similar_title; for "
             "kept_apart: the reason (a hard guard: numbers_differ, sequel_number, part_differs, part_added, "
-            "different_abstracts; or in_between, conflicts_with_group)",
+            "different_abstracts; or in_between, conflicts_with_group (a guard with another member of the paper), "
+            "same_snapshot (two records of one snapshot are two works))",
         ),
         Column("other_paper_id", pl.String, "the paper on the other side of the evidence, as the run left it"),
         Column("other_title_key", pl.String, "the other side's closest folded title"),

@@ -124,7 +124,9 @@ def curate_batch(
         for s in checked
         if s.verdict is not None and s.snapshot_id not in renewed
     ]
-    new = progress.new_papers | set(change.new_papers)
+    # A paper an earlier batch of this run made may have merged or taken another id since.
+    renamed = change.merged
+    new = {renamed.get(p, p) for p in progress.new_papers} | set(change.new_papers)
     parts = dict(progress.parts)
     for name, table_change in change.changes.items():
         touched = pl.concat([table_change.upserts, table_change.removed()]).with_columns(_part=part(table_change.table))
@@ -134,9 +136,10 @@ def curate_batch(
         snapshots=pl.concat([progress.snapshots.filter(~pl.col("snapshot_id").is_in(list(renewed))), rows]),
         outcomes=[*progress.outcomes, *outcomes],
         new_papers=frozenset(new),
-        updated_papers=frozenset((progress.updated_papers | set(change.updated_papers)) - new),
-        matches=(*progress.matches, *match_decisions(change.touched.paper_matches)),
-        merged_papers=progress.merged_papers | set(change.merged),
+        updated_papers=frozenset(({renamed.get(p, p) for p in progress.updated_papers} | set(change.updated_papers)) - new),
+        matches=(*progress.matches, *match_decisions(change.evidence)),
+        # Only ids that were published before this run count as merged away.
+        merged_papers=progress.merged_papers | (set(renamed) - progress.new_papers),
         parts=parts,
     )
     crash_point("after_plan")
@@ -162,7 +165,7 @@ def _seen_before(row: dict[str, object] | None) -> str:
 
 def check_batch(gate: Gate, change: Increment, progress: Progress) -> Progress:
     """The publish gate on the rows the batch writes (the `runs` suite comes once, at the commit)."""
-    verdict = check_publish(gate, change.touched, None, change.snapshots)
+    verdict = check_publish(gate, change.touched, None, change.snapshots, change.referenced)
     crash_point("after_publish_gate")
     return replace(
         progress,

@@ -8,12 +8,13 @@ every threshold and pattern; this module only lays the facts side by side.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import polars as pl
 
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import SnapshotStatus
 from paperfeed.model.tables import Tables
-from paperfeed.prepare.identify import map_distinct, stable_hash
 from paperfeed.quality.mojibake import with_mojibake_checks
 
 SNAPSHOT_SUITE = "snapshot"
@@ -56,13 +57,16 @@ def record_rows(snapshot: PreparedSnapshot) -> pl.DataFrame:
     return with_mojibake_checks(snapshot.records.select(RECORD_COLUMNS))
 
 
-def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+def publish_frames(
+    tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None, referenced: Collection[str] = ()
+) -> dict[str, pl.DataFrame]:
     """Suite name -> the frame it validates: each table with its cross-table `check_*` columns.
 
     `tables` holds the rows to check (a run's: its snapshot rows, every row of the papers it
     touches, what it set aside); `runs`, the runs table with the row that would publish them
     (None: the `runs` suite is left out); `snapshots`, every snapshot row the appearances may
-    point at (default: tables.snapshots)."""
+    point at (default: tables.snapshots); `referenced`, published papers outside `tables` that
+    paper_matches rows name (they exist: storage found them)."""
     snapshots = tables.snapshots if snapshots is None else snapshots
     accepted = snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
     rank_limits = accepted.select(
@@ -99,12 +103,11 @@ def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.Data
         ]
     )
     paper_ids = tables.papers["paper_id"].implode()
-    titles = map_distinct(tables.paper_titles, "title_key", "check_title_key_id", stable_hash).with_columns(
-        check_paper_exists=pl.col("paper_id").is_in(paper_ids),
-        check_title_id=pl.col("title_id") == pl.col("check_title_key_id"),
-    )
+    titles = tables.paper_titles.with_columns(check_paper_exists=pl.col("paper_id").is_in(paper_ids))
+    known = pl.concat([tables.papers["paper_id"], pl.Series(list(referenced), dtype=pl.String)]).implode()
     matches = tables.paper_matches.with_columns(
-        check_paper_exists=pl.col("paper_id").is_in(paper_ids),
+        check_paper_exists=pl.col("paper_id").is_in(known),
+        check_other_paper_exists=pl.col("other_paper_id").is_in(known),
         check_sides=(pl.col("decision") == "joined") == (pl.col("paper_id") == pl.col("other_paper_id")),
     )
     frames = {
@@ -112,7 +115,7 @@ def publish_frames(tables: Tables, runs: pl.DataFrame | None, snapshots: pl.Data
         "appearances": appearances,
         "papers": papers,
         "paper_versions": versions,
-        "paper_titles": titles.drop("check_title_key_id"),
+        "paper_titles": titles,
         "paper_matches": matches,
         "quarantine": tables.quarantine,
         LINKS_SUITE: links,

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -69,11 +70,13 @@ def _shift(failure: Failure, offset: int, height: int) -> Failure:
     return replace(failure, rows=[r - offset for r in failure.rows if offset <= r < offset + height])
 
 
-def check_publish(gate: Gate, tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None) -> PublishCheck:
+def check_publish(
+    gate: Gate, tables: Tables, runs: pl.DataFrame | None, snapshots: pl.DataFrame | None = None, referenced: Collection[str] = ()
+) -> PublishCheck:
     """Validate the rows about to be published (see publish_frames), and the runs table with the
     row that would publish them (unless `runs` is None)."""
     lines, checks = [], []
-    for suite, frame in publish_frames(tables, runs, snapshots).items():
+    for suite, frame in publish_frames(tables, runs, snapshots, referenced).items():
         report = gate.validate(suite, frame, all_rows=False)
         checks += report.checks
         if not report.success:
