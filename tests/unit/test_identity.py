@@ -180,3 +180,15 @@ def test_two_records_of_one_snapshot_stay_two_papers_whatever_their_texts() -> N
     tables = run([prepared("Mar 14", [("Photographs Made Interactive", VIDEO), ("Interactive Photographs", VIDEO)], "a.txt")])
     assert tables.papers.height == 2 and tables.paper_titles.height == 2
     assert tables.paper_matches.select("decision", "rule").rows() == [("kept_apart", "same_snapshot")]
+
+
+def test_two_known_papers_of_one_snapshot_are_never_merged_by_a_later_record() -> None:
+    """Known papers seen together in a snapshot are two works: a record with the title of one and
+    the abstract of the other joins one (the stronger rule) and the other pair is listed."""
+    a = ("Photographs Made Interactive with Motion Prompts", VIDEO)
+    b = ("Motion Prompting: Controlling Video Generation with Motion Trajectories", VIDEO_REVISED)
+    known = run([prepared("Mar 11", [a, b], "a.txt")])
+    tables = curate(known, [prepared("Mar 13", [(b[0], VIDEO)], "c.txt")], "run-2", NOW)
+    assert sorted(tables.papers["paper_id"].to_list()) == sorted(known.papers["paper_id"].to_list())
+    assert tables.papers.filter(pl.col("paper_id") == stable_hash(title_key(b[0])))["times_seen"].to_list() == [2]
+    assert ("kept_apart", "same_snapshot") in tables.paper_matches.select("decision", "rule").rows()

@@ -106,7 +106,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     renewed = snapshots.filter((pl.col("run_id") == run_id) & pl.col("snapshot_id").is_in([s.snapshot_id for s in incoming]))
     sightings = new_sightings(incoming, snapshots, run_id)
     known_texts = published.known_texts()
-    matched = match(sightings, known_texts.frame, run_id)
+    matched = match(sightings, known_texts.frame, run_id, lambda ids: _snapshots_of(published, ids))
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.
     reordered = (
@@ -213,6 +213,14 @@ def _paper_ids(
         members.setdefault(new, {new}).add(old)
     assigned = assign_ids(first, holders, members)
     return {**{old: assigned[new] for old, new in merges.items()}, **assigned}
+
+
+def _snapshots_of(published: Published, paper_ids: list[str]) -> dict[str, set[str]]:
+    """The snapshots each of these papers was seen in."""
+    seen: dict[str, set[str]] = {}
+    for paper_id, snapshot_id in published.rows_of(APPEARANCES, "paper_id", paper_ids).select("paper_id", "snapshot_id").rows():
+        seen.setdefault(paper_id, set()).add(snapshot_id)
+    return seen
 
 
 def _holders(published: Published, ids: list[str], renamed: Mapping[str, str] | None = None) -> dict[str, set[str]]:

@@ -39,11 +39,15 @@ class Matched:
     evidence: pl.DataFrame  # PAPER_MATCHES rows, ids as matching left them (before assign_ids)
 
 
-def match(sightings: pl.DataFrame, known: pl.DataFrame, run_id: str) -> Matched:
-    """sightings: title_key, abstract, abstract_hash, paper_id (+ any); known: KNOWN_TEXTS."""
+def match(
+    sightings: pl.DataFrame, known: pl.DataFrame, run_id: str, seen_in: Callable[[list[str]], Mapping[str, set[str]]] | None = None
+) -> Matched:
+    """sightings: title_key, abstract, abstract_hash, paper_id, snapshot_id (+ any); known:
+    KNOWN_TEXTS; seen_in: known paper_ids -> their snapshots (two papers of one snapshot are two
+    works: asked before known papers merge)."""
     if sightings.is_empty():
         return Matched(sightings, {}, PAPER_MATCHES.empty())
-    resolution = resolve(sightings.drop("paper_id"), build_index(known))
+    resolution = resolve(sightings.drop("paper_id"), build_index(known), seen_in)
     decided = resolution.decisions.rename({"resolved_id": "paper_id"})
     records = decided.unique(["title_key", "abstract_hash"], keep="first").sort("title_key", "abstract_hash", nulls_last=True)
     # Every join that is not an exact repeat: another title, or the same title with another abstract.

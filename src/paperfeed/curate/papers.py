@@ -42,9 +42,6 @@ def curate_papers(
     if not sightings.is_empty():
         texts = pl.concat([texts, sightings.select(TEXT_COLUMNS)])
         appearances = pl.concat([appearances, sightings], how="diagonal_relaxed")
-    # Two sightings of one paper in one snapshot (two titles that matching found to be one work):
-    # the better rank stands for the paper there, as a repeated title does (prepare/snapshot.py).
-    appearances = appearances.sort("snapshot_id", "paper_id", "rank").unique(["snapshot_id", "paper_id"], keep="first", maintain_order=True)
     # One row per text; of two raw spellings of one clean text, the same one whatever the order.
     texts = texts.group_by("paper_id", "abstract_hash").agg(
         pl.col("abstract").first(), pl.col("abstract_raw").min(), pl.col("links").first()

@@ -19,7 +19,7 @@ today unless another group or a known paper has that id: then stable_hash(title_
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -115,8 +115,14 @@ def resolve_against(new: pl.DataFrame, known: pl.DataFrame) -> Resolution:
     return resolve(new, build_index(known))
 
 
-def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
-    """new: title_key, abstract (+ any columns, kept) -> each record's paper and the pairs kept apart."""
+def resolve(
+    new: pl.DataFrame, index: KnownIndex, seen_in_lookup: Callable[[list[str]], Mapping[str, set[str]]] | None = None
+) -> Resolution:
+    """new: title_key, abstract (+ any columns, kept) -> each record's paper and the pairs kept apart.
+
+    seen_in_lookup: known paper_ids -> the snapshots each was seen in; asked only before two known papers
+    would merge (two papers of one snapshot are two works). Without it, known papers are not
+    checked for that."""
     if new["title_key"].null_count():
         raise ValueError("every new record needs a title_key")
     if clash := set(new.columns) & set(DECISIONS):
@@ -128,6 +134,7 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
     scorer, joins, listed = _Scorer(), [], []
     # The feed lists a work once per snapshot: two records of one snapshot are two works.
     seen_in: dict[int, set[str]] = {}
+    seen_in_known = seen_in_lookup
     if "snapshot_id" in new.columns:
         positions = {record: n for n, record in enumerate(distinct)}
         for key, abstract, snapshot in new.select("title_key", "abstract", "snapshot_id").unique().iter_rows():
@@ -140,7 +147,7 @@ def resolve(new: pl.DataFrame, index: KnownIndex) -> Resolution:
             joins.append((JOIN_RULES.index(verdict.rule), -verdict.title_score - (verdict.abstract_score or 0), a, b, verdict, closest))
         elif verdict.listed(index.rules):
             listed.append((a, b, verdict, closest))
-    groups = _UnionFind(nodes, scorer, seen_in)
+    groups = _UnionFind(nodes, scorer, seen_in, lookup=seen_in_known)
     attached: dict[int, tuple[Verdict, str]] = {}
     for *_, a, b, verdict, closest in sorted(joins, key=lambda j: j[:4]):
         refused = groups.union(a, b)
@@ -206,9 +213,12 @@ class _UnionFind:
     (titles, or clearly different abstracts: A and C may each be close to a B in between, never to
     each other), or two records seen in one snapshot."""
 
-    def __init__(self, nodes: _Nodes, scorer: _Scorer, seen_in: dict[int, set[str]]) -> None:
+    def __init__(
+        self, nodes: _Nodes, scorer: _Scorer, seen_in: dict[int, set[str]], lookup: Callable[[list[str]], Mapping[str, set[str]]] | None
+    ) -> None:
         self.nodes, self.scorer, self.parent, self.members = nodes, scorer, dict[int, int](), dict[int, list[int]]()
-        self.seen_in = seen_in  # group root -> the snapshots its records were seen in
+        self.seen_in = seen_in  # group root -> the snapshots its records were seen in (known papers: once looked up)
+        self.lookup, self.looked_up = lookup, set[int]()
 
     def find(self, n: int) -> int:
         while self.parent.get(n, n) != n:
@@ -220,9 +230,11 @@ class _UnionFind:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return "same_group"
+        left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
+        if any(x.paper_id for x in left) and any(y.paper_id for y in right):
+            self._look_up(ra, rb)  # two known papers would merge: were they ever in one snapshot?
         if self.seen_in.get(ra, set()) & self.seen_in.get(rb, set()):
             return "same_snapshot"
-        left, right = ([self.nodes[m] for m in self.members.get(r, [r])] for r in (ra, rb))
         if any(self.scorer.compare(x, y)[0].reason in GUARDS for x in left for y in right):
             return "conflicts_with_group"
         low, high = sorted((ra, rb))
@@ -230,6 +242,17 @@ class _UnionFind:
         self.members[low] = self.members.get(low, [low]) + self.members.pop(high, [high])
         self.seen_in[low] = self.seen_in.get(low, set()) | self.seen_in.pop(high, set())
         return None
+
+    def _look_up(self, *roots: int) -> None:
+        """Add the snapshots of the groups' known papers not looked up yet to their groups' sets."""
+        wanted = [m for r in roots for m in self.members.get(r, [r]) if self.nodes[m].paper_id and m not in self.looked_up]
+        if self.lookup is None or not wanted:
+            return
+        found = self.lookup(sorted({str(self.nodes[m].paper_id) for m in wanted}))
+        for m in wanted:
+            self.looked_up.add(m)
+            root = self.find(m)
+            self.seen_in[root] = self.seen_in.get(root, set()) | set(found.get(str(self.nodes[m].paper_id), ()))
 
 
 def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> tuple[list[tuple[str, bool]], dict[str, str]]:
