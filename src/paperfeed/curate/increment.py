@@ -127,7 +127,8 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     previous = {
         PAPERS.name: known,
         **{t.name: published.rows_of(t, "paper_id", existing, since if isinstance(since, dt.date) else None) for t in (APPEARANCES, PAPER_VERSIONS)},
-        PAPER_TITLES.name: published.rows_of(PAPER_TITLES, "paper_id", existing),
+        # A title is first seen no earlier than its paper.
+        PAPER_TITLES.name: published.rows_of(PAPER_TITLES, "paper_id", existing, since if isinstance(since, dt.date) else None),
     }
     ids = _paper_ids(published, snapshots, previous, matched, set(existing))
     renamed = {old: new for old, new in ids.items() if old != new}

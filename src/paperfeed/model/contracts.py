@@ -269,7 +269,10 @@ PAPER_TITLES = TableContract(
         Column("first_seen", pl.Date, "first snapshot date with that title"),
         Column("last_seen", pl.Date, "last snapshot date with that title"),
         Column("times_seen", pl.Int64, "appearances with that title"),
+        Column("first_seen_month", pl.String, "month of first_seen, 'YYYY-MM' (the Delta partition)"),
     ),
+    grows_with="first_seen",
+    partition_by="first_seen_month",
 )
 
 PAPER_MATCHES = TableContract(

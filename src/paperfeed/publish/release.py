@@ -5,7 +5,8 @@ writes it.
       papers/2025-W11.parquet ...        each table a folder of zstd Parquet files, its rows cut by
                                          the week of the date that grows with time (papers by
                                          first_seen, appearances by snapshot_date, paper_versions
-                                         by valid_from); the small tables in one file, all.parquet
+                                         by valid_from, paper_titles by first_seen); the small
+                                         tables in one file, all.parquet
       changes/added.csv updated.csv      paper_ids added and updated since version 2
       README.md                          dataset card, Hugging Face front matter (configs/data_files)
       SHA256SUMS                         the same checksums, for `sha256sum -c SHA256SUMS`
