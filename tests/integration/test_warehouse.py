@@ -349,7 +349,7 @@ def test_tables_written_before_partitions_are_partitioned_by_the_next_run_and_ol
     first = store.current()
     assert first is not None
     partitioned = [t for t in DATA_TABLES if t.partition_by is not None]
-    assert [t.name for t in partitioned] == ["appearances", "papers", "paper_versions"]
+    assert [t.name for t in partitioned] == ["appearances", "papers", "paper_versions", "paper_titles"]
     for table in partitioned:  # as paperfeed wrote them before partitions: one table version, no month column
         uri = store.table_uri(table.name)
         assert first.delta_versions[table.name] == 0
