@@ -82,7 +82,7 @@ def test_a_run_counts_and_lists_entity_resolutions_decisions(monkeypatch: pytest
     wide = Console(width=200, record=True)
     monkeypatch.setattr(console, "out", wide)
     console.print_run(summary)
-    assert "1 joined under another title or abstract, 1 papers merged, 1 pairs for review (paper_matches)" in wide.export_text()
+    assert "1 joined under another title or abstract, 1 paper merged, 1 pair for review (paper_matches)" in wide.export_text()
     markdown = summary.to_markdown()
     assert "| 1 / 1 / 1 |" in markdown
     assert "| joined | similar_title_corroborated | videoarena a benchmark for video | videoarena a benchmark and evaluation for video | 0.91 | 0.62 |" in markdown

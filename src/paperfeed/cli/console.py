@@ -144,8 +144,8 @@ def print_run(summary: RunSummary) -> None:
     if summary.matches or summary.n_merged_papers:
         totals.add_row(
             "matching",
-            f"{summary.n_matched} joined under another title or abstract, {summary.n_merged_papers} papers merged, "
-            f"{summary.n_candidates} pairs for review (paper_matches)",
+            f"{summary.n_matched} joined under another title or abstract, {_count(summary.n_merged_papers, 'paper')} merged, "
+            f"{_count(summary.n_candidates, 'pair')} for review (paper_matches)",
         )
     totals.add_row("dataset version", str(summary.dataset_version or "none yet"))
     if summary.checks:
@@ -158,3 +158,7 @@ def print_run(summary: RunSummary) -> None:
         out.print(f"{summary.n_quarantined} records set aside: paperfeed sql \"SELECT * FROM quarantine\"", highlight=False)
     elif summary.n_quarantined:  # recorded, not published: the run report lists them until the next version does
         out.print(f"{summary.n_quarantined} records set aside: see the run report", highlight=False)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
