@@ -16,7 +16,18 @@ from typing import Protocol
 
 import polars as pl
 
-from paperfeed.curate.match import KEPT_APART, KNOWN_TEXTS, Matched, assign_ids, claimed_ids, earliest_titles, match, title_rows
+from paperfeed.curate.match import (
+    KEPT_APART,
+    KNOWN_TEXTS,
+    Matched,
+    assign_ids,
+    claimed_ids,
+    earliest_titles,
+    match,
+    owned_before,
+    relabel,
+    title_rows,
+)
 from paperfeed.curate.papers import SIGHTING_ORDER, curate_papers, sighting_keys
 from paperfeed.curate.snapshots import new_sightings, quarantine_rows, snapshot_rows
 from paperfeed.model.contracts import (
@@ -105,12 +116,14 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     snapshots = snapshot_rows(before, incoming, run_id, now)
     renewed = snapshots.filter((pl.col("run_id") == run_id) & pl.col("snapshot_id").is_in([s.snapshot_id for s in incoming]))
     sightings = new_sightings(incoming, snapshots, run_id)
-    known_texts = published.known_texts()
+    # The history's titles and abstracts are read only when there are records to match.
+    known_texts = published.known_texts() if sightings.height else KnownTexts(pl.DataFrame(schema=KNOWN_TEXTS))
     matched = match(sightings, known_texts.frame, run_id, lambda ids: _snapshots_of(published, ids))
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.
+    keys = sighting_keys(snapshots)
     reordered = (
-        sighting_keys(snapshots).join(sighting_keys(before), on="snapshot_id", suffix="_before")
+        keys.join(sighting_keys(before), on="snapshot_id", suffix="_before")
         .filter(pl.col("order_name") != pl.col("order_name_before"))["snapshot_id"].to_list()
     )
     touched = sorted(
@@ -130,23 +143,20 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         # A title is first seen no earlier than its paper.
         PAPER_TITLES.name: published.rows_of(PAPER_TITLES, "paper_id", existing, since if isinstance(since, dt.date) else None),
     }
-    ids = _paper_ids(published, snapshots, previous, matched, set(existing))
+    ids = _paper_ids(published, keys, previous, matched)
     renamed = {old: new for old, new in ids.items() if old != new}
     papers = curate_papers(
         snapshots,
-        _relabel(previous[APPEARANCES.name], ids),
-        _relabel(previous[PAPER_VERSIONS.name], ids),
-        _relabel(matched.sightings, ids),
+        relabel(previous[APPEARANCES.name], ids),
+        relabel(previous[PAPER_VERSIONS.name], ids),
+        relabel(matched.sightings, ids),
     )
-    evidence = _relabel(_relabel(matched.evidence, ids), ids, "other_paper_id")
+    evidence = relabel(matched.evidence, ids, "paper_id", "other_paper_id")
     new_quarantine = quarantine_rows(incoming, snapshots, run_id, now)
     renewed_ids = renewed["snapshot_id"].to_list()
     # Each title's id, held by no other paper: a published paper's old ids are its own.
-    former: dict[str, set[str]] = {}
-    for old_id, new_id in renamed.items():
-        former.setdefault(new_id, set()).add(old_id)
-    ordered = papers.appearances.join(sighting_keys(snapshots), on="snapshot_id").sort(SIGHTING_ORDER)
-    titles = PAPER_TITLES.conform(title_rows(ordered, lambda ids: _holders(published, ids, renamed), former))
+    ordered = papers.appearances.join(keys, on="snapshot_id").sort(SIGHTING_ORDER)
+    titles = PAPER_TITLES.conform(title_rows(ordered, lambda ids: _holders(published, ids, renamed), owned_before(renamed)))
     evidence_change, own_evidence = _evidence_change(published, evidence, renamed)
     # Papers the evidence names that the run did not touch: they exist (the publish gate checks it).
     named = set(evidence_change.upserts["paper_id"].to_list()) | set(evidence_change.upserts["other_paper_id"].to_list())
@@ -165,7 +175,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         ),
     }
     # A paper that existed under another id (merged, or renamed by an earlier sighting) is updated, not new.
-    existed = set(existing) | {renamed[p] for p in existing if p in renamed}
+    existed = {ids.get(p, p) for p in existing}
     updated = changes[PAPERS.name].upserts["paper_id"].to_list()
     return Increment(
         changes,
@@ -187,32 +197,23 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     )
 
 
-def _relabel(frame: pl.DataFrame, ids: dict[str, str], column: str = "paper_id") -> pl.DataFrame:
-    """`column` through the id map (ids not in it stay)."""
-    if frame.is_empty() or not ids:
-        return frame
-    return frame.with_columns(pl.col(column).replace(ids))
-
-
 def _paper_ids(
-    published: Published, snapshots: pl.DataFrame, previous: dict[str, pl.DataFrame], matched: Matched, existing: set[str]
+    published: Published, keys: pl.DataFrame, previous: dict[str, pl.DataFrame], matched: Matched
 ) -> dict[str, str]:
-    """Each touched paper's id as it is now (known, merged, or new from matching) -> its id after the run."""
+    """Each touched paper's id as it is now (known, merged, or new from matching) -> its id after
+    the run. keys: sighting_keys of every snapshot."""
     merges = matched.merges
     columns = ["snapshot_id", "snapshot_date", "paper_id", "rank", "title", "abstract_hash"]
     sightings = pl.concat([
-        _relabel(previous[APPEARANCES.name], merges).select(columns),
+        relabel(previous[APPEARANCES.name], merges).select(columns),
         *([matched.sightings.select(columns)] if matched.sightings.height else []),
     ])  # fmt: skip
     if sightings.is_empty():
         return {}
-    first = earliest_titles(sightings.join(sighting_keys(snapshots), on="snapshot_id").sort(SIGHTING_ORDER))
+    first = earliest_titles(sightings.join(keys, on="snapshot_id").sort(SIGHTING_ORDER))
     claims = claimed_ids(first)
     holders = _holders(published, claims)
-    members: dict[str, set[str]] = {p: {p} for p in existing}
-    for old, new in merges.items():
-        members.setdefault(new, {new}).add(old)
-    assigned = assign_ids(first, holders, members)
+    assigned = assign_ids(first, holders, owned_before(merges))
     return {**{old: assigned[new] for old, new in merges.items()}, **assigned}
 
 
@@ -243,7 +244,7 @@ def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict
     under the new ids (a pair kept apart whose two papers are now one is dropped)."""
     key = list(PAPER_MATCHES.key)
     stale = pl.concat([published.rows_of(PAPER_MATCHES, column, sorted(renamed)) for column in ("paper_id", "other_paper_id")]).unique(key)
-    fixed = _relabel(_relabel(stale, renamed), renamed, "other_paper_id").filter(
+    fixed = relabel(stale, renamed, "paper_id", "other_paper_id").filter(
         (pl.col("decision") != KEPT_APART) | (pl.col("paper_id") != pl.col("other_paper_id"))
     )
     incoming = pl.concat([fixed, evidence])

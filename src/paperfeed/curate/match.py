@@ -68,11 +68,26 @@ def match(
             title_score="title_score", abstract_score="abstract_score", abstract_cut="abstract_cut",
         )
     )  # fmt: skip
-    merged = {"paper_id": pl.col("paper_id").replace(resolution.merges), "other_paper_id": pl.col("other_paper_id").replace(resolution.merges)}
+    sides = ("paper_id", "other_paper_id")
     # A pair listed before a third record joined both sides into one paper is not kept apart.
-    kept = kept.with_columns(**merged).filter(pl.col("paper_id") != pl.col("other_paper_id"))
-    evidence = pl.concat([joined.with_columns(**merged), kept], how="vertical_relaxed").with_columns(run_id=pl.lit(run_id))
+    kept = relabel(kept, resolution.merges, *sides).filter(pl.col("paper_id") != pl.col("other_paper_id"))
+    evidence = pl.concat([relabel(joined, resolution.merges, *sides), kept], how="vertical_relaxed").with_columns(run_id=pl.lit(run_id))
     return Matched(decided.drop(*(c for c in decided.columns if c not in sightings.columns)), resolution.merges, PAPER_MATCHES.conform(evidence))
+
+
+def relabel(frame: pl.DataFrame, ids: Mapping[str, str], *columns: str) -> pl.DataFrame:
+    """The id columns (default paper_id) through the id map; ids not in it stay."""
+    if frame.is_empty() or not ids:
+        return frame
+    return frame.with_columns(pl.col(c).replace(dict(ids)) for c in columns or ("paper_id",))
+
+
+def owned_before(ids: Mapping[str, str]) -> dict[str, set[str]]:
+    """An id map (old -> new) turned round: each new id -> the old ids it stands for."""
+    owned: dict[str, set[str]] = {}
+    for old, new in ids.items():
+        owned.setdefault(new, set()).add(old)
+    return owned
 
 
 def earliest_titles(ordered: pl.DataFrame) -> pl.DataFrame:

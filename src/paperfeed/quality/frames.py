@@ -69,12 +69,13 @@ def publish_frames(
     paper_matches rows name (they exist: storage found them)."""
     snapshots = tables.snapshots if snapshots is None else snapshots
     accepted = snapshots.filter(pl.col("status") == SnapshotStatus.ACCEPTED)
+    paper_ids = tables.papers["paper_id"].implode()
     rank_limits = accepted.select(
         "snapshot_id", check_rank_limit=pl.col("n_records") + pl.col("n_quarantined")
     )
     appearances = (
         tables.appearances.with_columns(
-            check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode()),
+            check_paper_exists=pl.col("paper_id").is_in(paper_ids),
             check_snapshot_accepted=pl.col("snapshot_id").is_in(accepted["snapshot_id"].implode()),
         )
         .join(rank_limits, on="snapshot_id", how="left")
@@ -92,7 +93,7 @@ def publish_frames(
     )
     versions = with_mojibake_checks(
         tables.paper_versions.with_columns(
-            check_paper_exists=pl.col("paper_id").is_in(tables.papers["paper_id"].implode()),
+            check_paper_exists=pl.col("paper_id").is_in(paper_ids),
             title_raw=pl.lit(None, pl.String),
         )
     ).drop("title_raw", "check_mojibake_title")
@@ -102,7 +103,6 @@ def publish_frames(
             for frame in (tables.papers, tables.paper_versions)
         ]
     )
-    paper_ids = tables.papers["paper_id"].implode()
     titles = tables.paper_titles.with_columns(check_paper_exists=pl.col("paper_id").is_in(paper_ids))
     known = pl.concat([tables.papers["paper_id"], pl.Series(list(referenced), dtype=pl.String)]).implode()
     matches = tables.paper_matches.with_columns(
