@@ -89,3 +89,32 @@ def test_a_run_counts_and_lists_entity_resolutions_decisions(monkeypatch: pytest
     assert "| kept_apart | numbers_differ | d5rl diverse datasets | d4rl datasets | 0.84 | — |" in markdown
     html = run_report(summary, [], {})
     assert "<td>numbers_differ</td>" in html and "<td>similar_title_corroborated</td>" in html
+
+
+def test_a_ctrl_c_that_prefect_turned_into_another_error_is_still_a_ctrl_c() -> None:
+    """Prefect's task engine, hit by Ctrl-C before its task run exists, raises ValueError while it
+    handles the KeyboardInterrupt; the command must say "interrupted" (exit 130), not "run failed"."""
+    from paperfeed.cli.ingest import orchestrated
+
+    def prefect_hit_while_creating_a_task_run() -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise ValueError("Task run is not set")  # noqa: B904 - what Prefect does
+
+    with pytest.raises(KeyboardInterrupt):
+        orchestrated(prefect_hit_while_creating_a_task_run)
+
+
+def test_a_failed_run_is_one_line_and_exit_5(capsys: pytest.CaptureFixture[str]) -> None:
+    import typer
+
+    from paperfeed.cli.ingest import orchestrated
+
+    def fails() -> None:
+        raise ValueError("a bad day")
+
+    with pytest.raises(typer.Exit) as exit_:
+        orchestrated(fails)
+    assert exit_.value.exit_code == 5
+    assert "run failed: ValueError: a bad day" in capsys.readouterr().err

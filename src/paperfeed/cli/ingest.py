@@ -304,5 +304,21 @@ def orchestrated(call: Callable[[], R]) -> R:
         fail(str(error), Exit.USAGE)
     except ArchiveError as error:
         fail(str(error), Exit.FAILED)
-    except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
+    except Exception as error:  # one line for people; Prefect keeps the traceback
+        if _behind_it_a_ctrl_c(error):
+            raise KeyboardInterrupt from error
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)
+
+
+def _behind_it_a_ctrl_c(error: BaseException) -> bool:
+    """Whether the error was raised while a Ctrl-C was being handled. Prefect's task engine, hit by
+    a Ctrl-C while it creates a task run, fails with ValueError("Task run is not set") as it marks
+    the run it has not yet got Crashed: that is still the user's Ctrl-C, not a failed run."""
+    seen: set[int] = set()
+    cause: BaseException | None = error
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, KeyboardInterrupt):
+            return True
+        seen.add(id(cause))
+        cause = cause.__context__
+    return False
