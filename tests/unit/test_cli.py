@@ -118,3 +118,21 @@ def test_a_failed_run_is_one_line_and_exit_5(capsys: pytest.CaptureFixture[str])
         orchestrated(fails)
     assert exit_.value.exit_code == 5
     assert "run failed: ValueError: a bad day" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, None), ("60", 60)])
+def test_a_commands_flow_run_sends_no_heartbeats_unless_the_operator_asks(
+    monkeypatch: pytest.MonkeyPatch, env: str | None, expected: int | None
+) -> None:
+    """Prefect's heartbeat thread costs a run up to a second as it ends (README, Performance)."""
+    from prefect.settings import get_current_settings
+
+    from paperfeed.cli.ingest import HEARTBEAT_ENV, orchestrated
+
+    if env is None:
+        monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+        assert get_current_settings().flows.heartbeat_frequency is not None  # Prefect's default: on
+    else:
+        monkeypatch.setenv(HEARTBEAT_ENV, env)
+        monkeypatch.setattr(get_current_settings().flows, "heartbeat_frequency", int(env))  # as Prefect read it at import
+    assert orchestrated(lambda: get_current_settings().flows.heartbeat_frequency) == expected

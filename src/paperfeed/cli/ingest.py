@@ -292,7 +292,8 @@ def orchestrated(call: Callable[[], R]) -> R:
     from paperfeed.storage.lock import WarehouseLocked
 
     try:
-        return call()
+        with without_heartbeats():
+            return call()
     except WarehouseLocked as error:
         fail(str(error), Exit.LOCKED)
     except PublishBlocked as error:
@@ -308,6 +309,27 @@ def orchestrated(call: Callable[[], R]) -> R:
         if _behind_it_a_ctrl_c(error):
             raise KeyboardInterrupt from error
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)
+
+
+HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
+
+
+@contextmanager
+def without_heartbeats() -> Iterator[None]:
+    """A command's flow run sends no heartbeats, unless the operator set HEARTBEAT_ENV. Prefect
+    (since March 2026, PrefectHQ/prefect#21058) sends one every 180 s from a thread that sleeps
+    in one-second steps, and the flow waits for that thread as it ends: up to a second on every
+    run, whatever it did (0.5 s, median, on a `paperfeed run` with nothing new).
+    Heartbeats let a server's automation mark a silent run Crashed after 9 minutes; a command's
+    run is marked Crashed by paperfeed itself on Ctrl-C or by its next command (the writer's
+    lock is held until then). Served deployment runs keep Prefect's default."""
+    if os.environ.get(HEARTBEAT_ENV):
+        yield
+        return
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _behind_it_a_ctrl_c(error: BaseException) -> bool:
