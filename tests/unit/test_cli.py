@@ -136,3 +136,30 @@ def test_a_commands_flow_run_sends_no_heartbeats_unless_the_operator_asks(
         monkeypatch.setenv(HEARTBEAT_ENV, env)
         monkeypatch.setattr(get_current_settings().flows, "heartbeat_frequency", int(env))  # as Prefect read it at import
     assert orchestrated(lambda: get_current_settings().flows.heartbeat_frequency) == expected
+
+
+def test_a_ctrl_c_that_a_library_swallowed_is_still_a_ctrl_c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """DuckDB, hit by Ctrl-C during a query, ends it with its own error ("Query interrupted"),
+    which a run reports as a problem after publishing: the command still says "interrupted"
+    and exits 130 (here the warehouse is empty: nothing was published)."""
+    import os
+    import signal
+    import time
+
+    import typer
+
+    from paperfeed.cli.ingest import interruptible, orchestrated
+
+    def a_query_that_swallows_ctrl_c() -> str:
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # Python runs the handler here at the latest
+        except KeyboardInterrupt:
+            return "published, but the DuckDB file was not rewritten: Query interrupted"
+        raise AssertionError("the Ctrl-C did not arrive")
+
+    with pytest.raises(typer.Exit) as exit_, interruptible(tmp_path / "warehouse"):
+        orchestrated(a_query_that_swallows_ctrl_c)
+    assert exit_.value.exit_code == 130
+    assert "interrupted: nothing was published" in capsys.readouterr().err
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import signal
 import sys
+import threading
 import zoneinfo
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -205,6 +207,7 @@ def interruptible(warehouse: Path) -> Iterator[None]:
 
     def unraisable(event: sys.UnraisableHookArgs) -> None:
         if isinstance(event.exc_value, KeyboardInterrupt):
+            _CTRL_C.clear()  # lost, as said: the run's own outcome decides the exit
             if not late:
                 say("interrupted while Python was tidying up, too late to stop the run: it goes on to the end")
             late.append(event)
@@ -212,6 +215,21 @@ def interruptible(warehouse: Path) -> Iterator[None]:
             default_hook(event)
 
     sys.unraisablehook = unraisable
+    # Noted as well as raised: a library may turn the KeyboardInterrupt into an error of its own
+    # (DuckDB: "Query interrupted") or into a result (see orchestrated).
+    _CTRL_C.clear()
+    python_handler = signal.getsignal(signal.SIGINT)
+
+    def on_ctrl_c(signum: int, frame: object) -> None:
+        _CTRL_C.set()
+        if callable(python_handler):
+            python_handler(signum, frame)  # type: ignore[arg-type]
+        else:
+            raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()  # the only thread that may set handlers
+    if main:
+        signal.signal(signal.SIGINT, on_ctrl_c)
     before: list[int | None] = []  # the current version as the command started, once read
     try:
         before.append(_current_number(warehouse))
@@ -229,8 +247,11 @@ def interruptible(warehouse: Path) -> Iterator[None]:
         raise typer.Exit(Exit.INTERRUPTED) from None
     finally:
         sys.unraisablehook = default_hook
+        if main:
+            signal.signal(signal.SIGINT, python_handler)
 
 
+_CTRL_C = threading.Event()  # set by a Ctrl-C inside `interruptible`
 _UNREADABLE = -1  # what _current_number gives for a warehouse it cannot read
 
 
@@ -292,8 +313,7 @@ def orchestrated(call: Callable[[], R]) -> R:
     from paperfeed.storage.lock import WarehouseLocked
 
     try:
-        with without_heartbeats():
-            return call()
+        return _noticing_ctrl_c(call)
     except WarehouseLocked as error:
         fail(str(error), Exit.LOCKED)
     except PublishBlocked as error:
@@ -305,9 +325,7 @@ def orchestrated(call: Callable[[], R]) -> R:
         fail(str(error), Exit.USAGE)
     except ArchiveError as error:
         fail(str(error), Exit.FAILED)
-    except Exception as error:  # one line for people; Prefect keeps the traceback
-        if _behind_it_a_ctrl_c(error):
-            raise KeyboardInterrupt from error
+    except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)
 
 
@@ -332,10 +350,26 @@ def without_heartbeats() -> Iterator[None]:
         yield
 
 
+def _noticing_ctrl_c(call: Callable[[], R]) -> R:
+    """call(), where a Ctrl-C that a library turned into something else is a Ctrl-C again. Prefect's
+    task engine, hit while it creates a task run, fails with ValueError("Task run is not set") as it
+    marks the run it has not yet got Crashed; DuckDB ends its query with "Query interrupted", which
+    a run reports as a problem after publishing. Either way the user pressed Ctrl-C: the command
+    says what was published and exits 130, not "run failed" (5) or "published, but" (7)."""
+    try:
+        with without_heartbeats():
+            result = call()
+    except Exception as error:
+        if _CTRL_C.is_set() or _behind_it_a_ctrl_c(error):
+            raise KeyboardInterrupt from error
+        raise
+    if _CTRL_C.is_set():
+        raise KeyboardInterrupt
+    return result
+
+
 def _behind_it_a_ctrl_c(error: BaseException) -> bool:
-    """Whether the error was raised while a Ctrl-C was being handled. Prefect's task engine, hit by
-    a Ctrl-C while it creates a task run, fails with ValueError("Task run is not set") as it marks
-    the run it has not yet got Crashed: that is still the user's Ctrl-C, not a failed run."""
+    """Whether the error was raised while a KeyboardInterrupt was being handled."""
     seen: set[int] = set()
     cause: BaseException | None = error
     while cause is not None and id(cause) not in seen:
