@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import GAMES, SCALING, VIDEO, VIDEO_REVISED
+from helpers import GAMES, SCALING, VIDEO, VIDEO_REVISED, abstract
 from paperfeed.curate.resolve import Resolution, compare, resolve_against
 from paperfeed.curate.similarity import RULES, abstract_score, abstract_words, cut_short, title_score, titles_conflict
 from paperfeed.prepare.identify import stable_hash, title_key
@@ -224,3 +224,41 @@ def test_the_pool_resolves_as_expected() -> None:
     assert by_title[("GPT-4 Technical Report", SCALING)][0] != stable_hash("scaling laws")
     # motion, its sequel, scaling laws twice, RLHF part I and II, GPT-4, GPT-5, "Secrets of RLHF" (no abstract).
     assert len({d for d, _ in by_title.values()}) == 9
+
+
+def same_as_over_the_whole_history(new: pl.DataFrame, known_papers: pl.DataFrame) -> Resolution:
+    """resolve() over the index a run builds (the blocks the records reach) decides exactly as
+    over the index of every known paper."""
+    from paperfeed.curate.blocking import build_index
+    from paperfeed.curate.resolve import resolve
+
+    reached = resolve(new, build_index(known_papers, new.select("title_key", "abstract").unique()))
+    assert canonical(reached) == canonical(resolve(new, build_index(known_papers)))
+    assert reached.merges == resolve(new, build_index(known_papers)).merges
+    return reached
+
+
+ACCENTED = "Ge\u0301ne\u0301ration vide\u0301o controle\u0301e par le mouvement. " + VIDEO  # NFKC composes these
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from(range(len(POOL) + 2)), min_size=1, max_size=6, unique=True))
+def test_the_index_of_a_run_decides_as_the_index_of_the_whole_history(picked: list[int]) -> None:
+    pool = [*POOL, ("Génération vidéo contrôlée", ACCENTED), ("Generation video controlee", ACCENTED[:150])]
+    history = pl.concat([KNOWN, known(("Génération Vidéo Contrôlée", ACCENTED), ("Interactive Videos", VIDEO_REVISED))])
+    same_as_over_the_whole_history(records(*(pool[i] for i in picked)), history)
+
+
+def test_a_block_too_big_to_compare_is_dropped_in_the_index_of_a_run_too() -> None:
+    """The title words 'scaling laws variant', held by more known papers than max_block, bring
+    none of them: in the index of the whole history, and in the index a run builds."""
+    from paperfeed.curate.blocking import build_index
+
+    crowd = known(*((f"Scaling Laws Variant {n}", abstract(f"topic{n}")) for n in range(RULES.max_block + 1)))
+    new = records(("Scaling Laws Variant Study", abstract("elsewhere")))
+    crowded = "t:laws scali varia"
+    assert crowded in build_index(crowd.head(RULES.max_block)).blocks  # one paper fewer: a block
+    assert crowded not in build_index(crowd).blocks
+    reached = build_index(crowd, new.select("title_key", "abstract"))
+    assert crowded not in reached.blocks and reached.paper_ids == []
+    same_as_over_the_whole_history(new, crowd)

@@ -103,3 +103,19 @@ def test_the_cut_short_abstract_of_003_joins_its_paper(files: list[pl.DataFrame]
         new = pl.DataFrame({"title_key": [cut[0]], "abstract": [new_text]})
         decision = resolve_against(new, known).decisions.row(0, named=True)
         assert (decision["resolved_id"], decision["rule"], decision["abstract_cut"]) == (cut[2], "same_title", True)
+
+
+def test_each_runs_index_decides_as_the_index_of_the_whole_history(files: list[pl.DataFrame]) -> None:
+    """File by file, as runs go: the index of the blocks a file's records reach (what a run builds)
+    and the index of every known paper give the same decisions on the real feed."""
+    from paperfeed.curate.blocking import build_index
+    from paperfeed.curate.resolve import resolve
+
+    known = pl.DataFrame(schema=KNOWN)
+    for records in files:
+        new = records.rename({"paper_id": "today_id"})
+        reached = resolve(new, build_index(known, new.select("title_key", "abstract").unique()))
+        whole = resolve(new, build_index(known))
+        assert reached.decisions.equals(whole.decisions) and reached.candidates.equals(whole.candidates)
+        assert reached.merges == whole.merges
+        known = pl.concat([known, reached.decisions.select(pl.col("resolved_id").alias("paper_id"), "title_key", "abstract")])

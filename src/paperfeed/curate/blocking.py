@@ -11,6 +11,12 @@ Each paper gets a handful of block keys; a record is compared only with the pape
   cut-short abstract keeps its opening. Sentences are near-unique across papers, so blocks stay small.
 Keys are text, not hashes: no randomness, the same blocks in every process. Abstract keys are made
 for a whole frame at once (Polars), by the same function for known papers and new records.
+
+A run does not index the whole history: `build_index(known, records)` keeps only the blocks its
+records' keys name, each whole, and the known papers in them. Which known titles and abstracts
+can hold such a key is decided vectorised first (a triple's words, an opening, a folded sentence
+found in the folded abstract), and only those are keyed one by one; the other papers cannot
+share a block with the records, so resolve() decides exactly as over the full index.
 """
 
 from __future__ import annotations
@@ -47,10 +53,15 @@ def _folded(text: pl.Expr) -> pl.Expr:
     return text.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
 
 
+def _opening(abstract: pl.Expr, rules: MatchRules) -> pl.Expr:
+    """An abstract's opening words, folded (its "o:" key without the prefix)."""
+    return _folded(abstract.str.slice(0, 400)).str.split(" ").list.head(rules.sentence_words).list.join(" ")
+
+
 def abstract_block_keys(frame: pl.DataFrame, rules: MatchRules = RULES) -> pl.DataFrame:
     """frame: row, abstract -> row, key: the abstract's opening words and its long sentences."""
     texts = frame.select("row", "abstract").filter(pl.col("abstract").str.len_chars() > 0)
-    opening = texts.select("row", key=pl.lit("o:") + _folded(pl.col("abstract").str.slice(0, 400)).str.split(" ").list.head(rules.sentence_words).list.join(" "))
+    opening = texts.select("row", key=pl.lit("o:") + _opening(pl.col("abstract"), rules))
     sentences = (
         texts.select("row", sentence=pl.col("abstract").str.replace_all(r"([.!?])\s+", "$1\n").str.split("\n"))
         .explode("sentence")
@@ -74,22 +85,29 @@ def block_keys(records: pl.DataFrame, frequency: Mapping[str, int], rules: Match
     return [sorted(set(k)) for k in keys]
 
 
+def _tokens(keys: pl.Expr) -> pl.Expr:
+    """title_tokens of a column of title keys (unsorted)."""
+    word = pl.element()
+    return keys.str.split(" ").list.eval(word.filter((word != "") & ~word.is_in(sorted(_STOP))).str.slice(0, 5)).list.unique()
+
+
 def token_frequency(title_keys: pl.Series) -> dict[str, int]:
     """Document frequency of blocking words among distinct title keys."""
-    tokens = pl.Series([title_tokens(k) for k in title_keys.drop_nulls().unique().to_list()], dtype=pl.List(pl.String))
-    return dict(tokens.explode().drop_nulls().value_counts().iter_rows())
+    tokens = title_keys.drop_nulls().unique().to_frame("title_key").select(token=_tokens(pl.col("title_key")))
+    return dict(tokens.explode("token").drop_nulls()["token"].value_counts().iter_rows())
 
 
 @dataclass(frozen=True)
 class KnownIndex:
-    """Known papers ready for matching: build once per run (linear in the history), query per record."""
+    """Known papers ready for matching: built once per run, queried per record."""
 
-    paper_ids: list[str]  # position -> paper_id, sorted
+    paper_ids: list[str]  # position -> paper_id, sorted (the papers in `blocks`, or every known paper)
     titles: list[tuple[str, ...]]  # position -> every known title key of the paper, sorted
     abstracts: list[tuple[str, ...]]  # position -> every known abstract of the paper, sorted
     frequency: dict[str, int]  # blocking word -> number of known title keys holding it
     blocks: dict[str, list[int]]  # block key -> positions (keys over max_block are dropped)
     rules: MatchRules
+    known_ids: frozenset[str]  # every known paper's id (a new paper must not take one)
 
     def candidates(self, keys: list[str]) -> list[tuple[int, bool]]:
         """Positions of the known papers sharing one of these block keys, ascending, each with
@@ -101,28 +119,93 @@ class KnownIndex:
         return sorted(found.items())
 
 
-def build_index(known: pl.DataFrame, rules: MatchRules = RULES) -> KnownIndex:
-    """known: paper_id, title_key, abstract (one row per known title/abstract, repeats welcome)."""
+def build_index(known: pl.DataFrame, records: pl.DataFrame | None = None, rules: MatchRules = RULES) -> KnownIndex:
+    """known: paper_id, title_key, abstract (one row per known title/abstract, repeats welcome).
+
+    Given records (title_key, abstract), the index holds only the blocks the records' keys name,
+    each with every known paper in it, and those papers: what resolve(records, ...) can reach.
+    Without, every known paper and every block (linear in the history; for tests and benchmarks)."""
+    frequency = token_frequency(known["title_key"])
+    wanted = None if records is None else {key for keys in block_keys(records, frequency, rules) for key in keys}
+    keyed = pl.concat([
+        _title_keys(known.select("paper_id", "title_key").drop_nulls().unique(), frequency, wanted, rules),
+        _abstract_keys(known.select("paper_id", "abstract").drop_nulls().unique(), wanted, rules),
+    ]).unique()  # fmt: skip
+    kept = (
+        keyed.group_by("key")
+        .agg(pl.col("paper_id"))
+        .filter((pl.col("paper_id").list.len() <= rules.max_block) | pl.col("key").str.starts_with("=:"))
+    )
+    ids = known["paper_id"].unique()
+    in_blocks = kept["paper_id"].explode().unique() if wanted is not None else ids
     grouped = (
-        known.select("paper_id", "title_key", "abstract")
+        known.filter(pl.col("paper_id").is_in(in_blocks.implode()))
         .group_by("paper_id")
         .agg(pl.col("title_key").drop_nulls().unique().sort(), pl.col("abstract").drop_nulls().unique().sort())
         .sort("paper_id")
     )
     paper_ids = grouped["paper_id"].to_list()
-    titles = [tuple(t) for t in grouped["title_key"].to_list()]
-    abstracts = [tuple(a) for a in grouped["abstract"].to_list()]
-    frequency = token_frequency(known["title_key"])
-    rows = grouped.with_row_index("row", 0).cast({"row": pl.Int64})
-    title_rows = rows.select("row", "title_key").explode("title_key").drop_nulls().rows()
-    keyed = pl.concat([
-        pl.DataFrame([(r, b) for r, k in title_rows for b in title_block_keys(k, frequency, rules)], schema={"row": pl.Int64, "key": pl.String}, orient="row"),
-        abstract_block_keys(rows.select("row", "abstract").explode("abstract").drop_nulls(), rules),
-    ])  # fmt: skip
-    blocks = (
-        keyed.unique()
-        .group_by("key")
-        .agg(pl.col("row").sort())
-        .filter((pl.col("row").list.len() <= rules.max_block) | pl.col("key").str.starts_with("=:"))
+    position = {paper_id: n for n, paper_id in enumerate(paper_ids)}
+    blocks = {key: sorted(position[p] for p in members) for key, members in kept.iter_rows()}
+    return KnownIndex(
+        paper_ids,
+        [tuple(t) for t in grouped["title_key"].to_list()],
+        [tuple(a) for a in grouped["abstract"].to_list()],
+        frequency,
+        blocks,
+        rules,
+        frozenset(ids.to_list()),
     )
-    return KnownIndex(paper_ids, titles, abstracts, frequency, dict(zip(blocks["key"].to_list(), blocks["row"].to_list(), strict=True)), rules)
+
+
+_PAIRS = {"paper_id": pl.String, "key": pl.String}
+
+
+def _fold_each(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
+    """frame: row, abstract -> row, folded: `text` (of the abstract) as _folded folds it. NFKC, most
+    of the cost, only where the abstract is not ASCII (on ASCII it changes nothing)."""
+    ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
+    plain = text.str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
+    return pl.concat([frame.filter(ascii_only).select("row", folded=plain), frame.filter(~ascii_only).select("row", folded=_folded(text))])
+
+
+def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
+    """titles: paper_id, title_key -> paper_id, key: the title block keys (of `wanted` only, if given).
+    A title can hold a wanted triple only if it has one of the triples' words: the others are not keyed."""
+    distinct = titles.select("title_key").unique()
+    if wanted is not None:
+        exact = sorted(k[2:] for k in wanted if k.startswith("=:"))
+        # A title holding a wanted triple (pair, word) holds its rarest word: only those are keyed.
+        rarest = sorted({min(k[2:].split(" "), key=lambda t: (frequency.get(t, 0), t)) for k in wanted if k.startswith("t:")})
+        has_word = _tokens(pl.col("title_key")).list.set_intersection(pl.lit(rarest, dtype=pl.List(pl.String))).list.len() > 0
+        distinct = distinct.filter(pl.col("title_key").is_in(exact) | has_word)
+    pairs = [
+        (title, key)
+        for title in distinct["title_key"].to_list()
+        for key in title_block_keys(title, frequency, rules)
+        if wanted is None or key in wanted
+    ]
+    keys = pl.DataFrame(pairs, schema={"title_key": pl.String, "key": pl.String}, orient="row")
+    return titles.join(keys, on="title_key").select(list(_PAIRS))
+
+
+def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
+    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if
+    given). An abstract holds a wanted sentence key only if its whole folded text contains that
+    folded sentence, and a wanted opening only if its opening is one: the others are not keyed."""
+    distinct = abstracts.select("abstract").unique().with_row_index("row", 0).cast({"row": pl.Int64})
+    if wanted is not None:
+        openings = sorted(k[2:] for k in wanted if k.startswith("o:"))
+        sentences = sorted(k[2:] for k in wanted if k.startswith("s:"))
+        opening = _fold_each(distinct, pl.col("abstract").str.slice(0, 400)).with_columns(
+            pl.col("folded").str.split(" ").list.head(rules.sentence_words).list.join(" ")
+        )  # as _opening makes it
+        reach = opening.filter(pl.col("folded").is_in(openings))["row"]
+        if sentences:
+            whole = _fold_each(distinct, pl.col("abstract"))
+            reach = pl.concat([reach, whole.filter(pl.col("folded").str.contains_any(sentences))["row"]])
+        distinct = distinct.filter(pl.col("row").is_in(reach.implode()))
+    keys = abstract_block_keys(distinct, rules)
+    if wanted is not None:
+        keys = keys.filter(pl.col("key").is_in(sorted(wanted)))
+    return abstracts.join(distinct.join(keys, on="row"), on="abstract").select(list(_PAIRS))

@@ -47,7 +47,9 @@ def match(
     works: asked before known papers merge)."""
     if sightings.is_empty():
         return Matched(sightings, {}, PAPER_MATCHES.empty())
-    resolution = resolve(sightings.drop("paper_id"), build_index(known), seen_in)
+    new = sightings.drop("paper_id")
+    # The index holds only the known papers these records can reach (not the whole history).
+    resolution = resolve(new, build_index(known, new.select("title_key", "abstract").unique()), seen_in)
     decided = resolution.decisions.rename({"resolved_id": "paper_id"})
     records = decided.unique(["title_key", "abstract_hash"], keep="first").sort("title_key", "abstract_hash", nulls_last=True)
     # Every join that is not an exact repeat: another title, or the same title with another abstract.

@@ -111,8 +111,9 @@ def compare(title_key_a: str, abstract_a: str | None, title_key_b: str, abstract
 
 
 def resolve_against(new: pl.DataFrame, known: pl.DataFrame) -> Resolution:
-    """resolve() with the index built here: known is paper_id, title_key, abstract (one row per sighting)."""
-    return resolve(new, build_index(known))
+    """resolve() with the index built here for `new`, as a run builds it: known is paper_id,
+    title_key, abstract (one row per sighting)."""
+    return resolve(new, build_index(known, new.select("title_key", "abstract").unique()))
 
 
 def resolve(
@@ -156,7 +157,7 @@ def resolve(
             attached.setdefault(b, (verdict, nodes[a].titles[0]))
         elif refused != "same_group":
             listed.append((a, b, Verdict(None, refused, *_scores(verdict)), closest))
-    ids, merges = _paper_ids(records, groups, set(index.paper_ids))
+    ids, merges = _paper_ids(records, groups, index.known_ids)
     rows: list[tuple[object, ...]] = []
     for n, (key, abstract) in enumerate(distinct):
         if n in attached:
@@ -255,7 +256,7 @@ class _UnionFind:
             self.seen_in[root] = self.seen_in.get(root, set()) | set(found.get(str(self.nodes[m].paper_id), ()))
 
 
-def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: set[str]) -> tuple[list[tuple[str, bool]], dict[str, str]]:
+def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: frozenset[str]) -> tuple[list[tuple[str, bool]], dict[str, str]]:
     """Each record's paper_id and whether it is a new paper, and the known papers merged into
     another. Records come sorted, so a group's root (its smallest node) is its smallest record: the
     representative. A group holding known papers keeps the smallest of their ids."""
