@@ -120,22 +120,19 @@ def test_a_failed_run_is_one_line_and_exit_5(capsys: pytest.CaptureFixture[str])
     assert "run failed: ValueError: a bad day" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("env", "expected"), [(None, None), ("60", 60)])
-def test_a_commands_flow_run_sends_no_heartbeats_unless_the_operator_asks(
-    monkeypatch: pytest.MonkeyPatch, env: str | None, expected: int | None
-) -> None:
-    """Prefect's heartbeat thread costs a run up to a second as it ends (README, Performance)."""
-    from prefect.settings import get_current_settings
+@pytest.mark.parametrize("operators", [None, 60])
+def test_a_commands_flow_run_sends_no_heartbeats_unless_the_operator_set_them(operators: int | None) -> None:
+    """Prefect's heartbeat thread costs a run up to a second as it ends (README, Performance); a
+    frequency the operator set (environment, profile, prefect.toml) is kept."""
+    from contextlib import nullcontext
 
-    from paperfeed.cli.ingest import HEARTBEAT_ENV, orchestrated
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
 
-    if env is None:
-        monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
-        assert get_current_settings().flows.heartbeat_frequency is not None  # Prefect's default: on
-    else:
-        monkeypatch.setenv(HEARTBEAT_ENV, env)
-        monkeypatch.setattr(get_current_settings().flows, "heartbeat_frequency", int(env))  # as Prefect read it at import
-    assert orchestrated(lambda: get_current_settings().flows.heartbeat_frequency) == expected
+    from paperfeed.cli.ingest import orchestrated
+
+    assert get_current_settings().flows.heartbeat_frequency is not None  # Prefect's default: on
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: operators}) if operators else nullcontext():
+        assert orchestrated(lambda: get_current_settings().flows.heartbeat_frequency) == operators
 
 
 def test_a_ctrl_c_that_a_library_swallowed_is_still_a_ctrl_c(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -163,3 +160,19 @@ def test_a_ctrl_c_that_a_library_swallowed_is_still_a_ctrl_c(tmp_path: Path, cap
     assert exit_.value.exit_code == 130
     assert "interrupted: nothing was published" in capsys.readouterr().err
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
+    assert orchestrated(lambda: "rebuilt") == "rebuilt"  # the next command (rebuild, say) is not interrupted
+
+
+def test_a_ctrl_c_the_process_was_told_to_ignore_stays_ignored(tmp_path: Path) -> None:
+    """`trap '' INT`, a background job: the command does not put a handler of its own in place."""
+    import signal
+
+    from paperfeed.cli.ingest import interruptible
+
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with interruptible(tmp_path / "warehouse"):
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)

@@ -262,3 +262,9 @@ def test_a_block_too_big_to_compare_is_dropped_in_the_index_of_a_run_too() -> No
     reached = build_index(crowd, new.select("title_key", "abstract"))
     assert crowded not in reached.blocks and reached.paper_ids == []
     same_as_over_the_whole_history(new, crowd)
+
+
+def test_a_record_without_a_title_key_is_refused_in_words() -> None:
+    new = pl.DataFrame({"title_key": [None], "abstract": [VIDEO]}, schema={"title_key": pl.String, "abstract": pl.String})
+    with pytest.raises(ValueError, match="every new record needs a title_key"):
+        resolve_against(new, KNOWN)

@@ -218,17 +218,15 @@ def interruptible(warehouse: Path) -> Iterator[None]:
     # Noted as well as raised: a library may turn the KeyboardInterrupt into an error of its own
     # (DuckDB: "Query interrupted") or into a result (see orchestrated).
     _CTRL_C.clear()
-    python_handler = signal.getsignal(signal.SIGINT)
 
     def on_ctrl_c(signum: int, frame: object) -> None:
         _CTRL_C.set()
-        if callable(python_handler):
-            python_handler(signum, frame)  # type: ignore[arg-type]
-        else:
-            raise KeyboardInterrupt
+        signal.default_int_handler(signum, frame)  # type: ignore[arg-type]  # raises KeyboardInterrupt
 
-    main = threading.current_thread() is threading.main_thread()  # the only thread that may set handlers
-    if main:
+    # Only in place of Python's own handler, and only where handlers may be set (the main thread):
+    # a SIGINT the process was told to ignore (`trap '' INT`, a background job) stays ignored.
+    ours = threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    if ours:
         signal.signal(signal.SIGINT, on_ctrl_c)
     before: list[int | None] = []  # the current version as the command started, once read
     try:
@@ -247,8 +245,9 @@ def interruptible(warehouse: Path) -> Iterator[None]:
         raise typer.Exit(Exit.INTERRUPTED) from None
     finally:
         sys.unraisablehook = default_hook
-        if main:
-            signal.signal(signal.SIGINT, python_handler)
+        if ours:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        _CTRL_C.clear()  # noted for this command only
 
 
 _CTRL_C = threading.Event()  # set by a Ctrl-C inside `interruptible`
@@ -329,22 +328,21 @@ def orchestrated(call: Callable[[], R]) -> R:
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)
 
 
-HEARTBEAT_ENV = "PREFECT_FLOWS_HEARTBEAT_FREQUENCY"
-
-
 @contextmanager
 def without_heartbeats() -> Iterator[None]:
-    """A command's flow run sends no heartbeats, unless the operator set HEARTBEAT_ENV. Prefect
+    """A command's flow run sends no heartbeats, unless the operator set their frequency. Prefect
     (since March 2026, PrefectHQ/prefect#21058) sends one every 180 s from a thread that sleeps
     in one-second steps, and the flow waits for that thread as it ends: up to a second on every
     run, whatever it did (0.5 s, median, on a `paperfeed run` with nothing new).
     Heartbeats let a server's automation mark a silent run Crashed after 9 minutes; a command's
     run is marked Crashed by paperfeed itself on Ctrl-C or by its next command (the writer's
-    lock is held until then). Served deployment runs keep Prefect's default."""
-    if os.environ.get(HEARTBEAT_ENV):
+    lock is held until then). Served deployment runs keep Prefect's default, and so does a
+    command where the operator set the frequency (environment, profile or prefect.toml)."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, get_current_settings, temporary_settings
+
+    if "heartbeat_frequency" in get_current_settings().flows.model_fields_set:
         yield
         return
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield

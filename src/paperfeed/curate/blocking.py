@@ -37,7 +37,7 @@ _STOP = frozenset(
 
 def title_tokens(key: str) -> list[str]:
     """A title key's words for blocking: stop words dropped, each cut to its first five letters."""
-    return sorted({token[:5] for token in key.split() if token not in _STOP})
+    return sorted({token[:5] for token in key.split(" ") if token and token not in _STOP})
 
 
 def title_block_keys(key: str, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[str]:
@@ -86,7 +86,7 @@ def block_keys(records: pl.DataFrame, frequency: Mapping[str, int], rules: Match
 
 
 def _tokens(keys: pl.Expr) -> pl.Expr:
-    """title_tokens of a column of title keys (unsorted)."""
+    """title_tokens of a column of title keys (unsorted). Keys hold single spaces (title_key)."""
     word = pl.element()
     return keys.str.split(" ").list.eval(word.filter((word != "") & ~word.is_in(sorted(_STOP))).str.slice(0, 5)).list.unique()
 
@@ -125,6 +125,8 @@ def build_index(known: pl.DataFrame, records: pl.DataFrame | None = None, rules:
     Given records (title_key, abstract), the index holds only the blocks the records' keys name,
     each with every known paper in it, and those papers: what resolve(records, ...) can reach.
     Without, every known paper and every block (linear in the history; for tests and benchmarks)."""
+    if records is not None and records["title_key"].null_count():
+        raise ValueError("every new record needs a title_key")
     frequency = token_frequency(known["title_key"])
     wanted = None if records is None else {key for keys in block_keys(records, frequency, rules) for key in keys}
     keyed = pl.concat([
