@@ -22,6 +22,7 @@ real gate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import os
 import resource
@@ -288,13 +289,16 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", action="store_true", help="also measure (c) against a running Prefect server")
     parser.add_argument("--only", default="abcdef", help="the sections to run, e.g. --only c (e needs the feed of a)")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (the (d) history, to profile a run into it)")
     parser.add_argument("--backfill", nargs=2, type=Path, help=argparse.SUPPRESS)  # (e), in a process of its own
     args = parser.parse_args()
     if args.backfill:
         backfill(*args.backfill)
         return
     print(f"paperfeed benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {os.cpu_count()} cores; sample feed {SAMPLE_FEED}")
-    with tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as folder:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)  # a new folder: the sections expect to start from nothing
+    with contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="paperfeed-bench-") as folder:
         work = Path(folder)
         landing = section_a_b(work, args.records) if set("abe") & set(args.only) else None
         if "c" in args.only:
