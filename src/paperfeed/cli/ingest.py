@@ -312,7 +312,8 @@ def orchestrated(call: Callable[[], R]) -> R:
     from paperfeed.storage.lock import WarehouseLocked
 
     try:
-        return _noticing_ctrl_c(call)
+        with without_heartbeats():
+            return _noticing_ctrl_c(call)
     except WarehouseLocked as error:
         fail(str(error), Exit.LOCKED)
     except PublishBlocked as error:
@@ -355,8 +356,7 @@ def _noticing_ctrl_c(call: Callable[[], R]) -> R:
     a run reports as a problem after publishing. Either way the user pressed Ctrl-C: the command
     says what was published and exits 130, not "run failed" (5) or "published, but" (7)."""
     try:
-        with without_heartbeats():
-            result = call()
+        result = call()
     except Exception as error:
         if _CTRL_C.is_set() or _behind_it_a_ctrl_c(error):
             raise KeyboardInterrupt from error

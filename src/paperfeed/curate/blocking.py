@@ -50,12 +50,21 @@ def title_block_keys(key: str, frequency: Mapping[str, int], rules: MatchRules =
 
 def _folded(text: pl.Expr) -> pl.Expr:
     """Polars' fold of text for block keys (close to title_key; the same on both sides is what counts)."""
-    return text.str.normalize("NFKC").str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
+    return _lowered_words(text.str.normalize("NFKC"))
+
+
+def _lowered_words(text: pl.Expr) -> pl.Expr:
+    """_folded after NFKC: lower case, words apart by single spaces (all of _folded, for ASCII text)."""
+    return text.str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
 
 
 def _opening(abstract: pl.Expr, rules: MatchRules) -> pl.Expr:
     """An abstract's opening words, folded (its "o:" key without the prefix)."""
-    return _folded(abstract.str.slice(0, 400)).str.split(" ").list.head(rules.sentence_words).list.join(" ")
+    return _first_words(_folded(abstract.str.slice(0, 400)), rules)
+
+
+def _first_words(folded: pl.Expr, rules: MatchRules) -> pl.Expr:
+    return folded.str.split(" ").list.head(rules.sentence_words).list.join(" ")
 
 
 def abstract_block_keys(frame: pl.DataFrame, rules: MatchRules = RULES) -> pl.DataFrame:
@@ -125,8 +134,8 @@ def build_index(known: pl.DataFrame, records: pl.DataFrame | None = None, rules:
     Given records (title_key, abstract), the index holds only the blocks the records' keys name,
     each with every known paper in it, and those papers: what resolve(records, ...) can reach.
     Without, every known paper and every block (linear in the history; for tests and benchmarks)."""
-    if records is not None and records["title_key"].null_count():
-        raise ValueError("every new record needs a title_key")
+    if records is not None:
+        require_title_keys(records)
     frequency = token_frequency(known["title_key"])
     wanted = None if records is None else {key for keys in block_keys(records, frequency, rules) for key in keys}
     keyed = pl.concat([
@@ -160,6 +169,12 @@ def build_index(known: pl.DataFrame, records: pl.DataFrame | None = None, rules:
     )
 
 
+def require_title_keys(records: pl.DataFrame) -> None:
+    """ValueError unless every record has a title key (what matching keys and compares)."""
+    if records["title_key"].null_count():
+        raise ValueError("every new record needs a title_key")
+
+
 _PAIRS = {"paper_id": pl.String, "key": pl.String}
 
 
@@ -167,8 +182,10 @@ def _fold_each(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
     """frame: row, abstract -> row, folded: `text` (of the abstract) as _folded folds it. NFKC, most
     of the cost, only where the abstract is not ASCII (on ASCII it changes nothing)."""
     ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
-    plain = text.str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
-    return pl.concat([frame.filter(ascii_only).select("row", folded=plain), frame.filter(~ascii_only).select("row", folded=_folded(text))])
+    return pl.concat([
+        frame.filter(ascii_only).select("row", folded=_lowered_words(text)),
+        frame.filter(~ascii_only).select("row", folded=_folded(text)),
+    ])  # fmt: skip
 
 
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
@@ -199,9 +216,7 @@ def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: Matc
     if wanted is not None:
         openings = sorted(k[2:] for k in wanted if k.startswith("o:"))
         sentences = sorted(k[2:] for k in wanted if k.startswith("s:"))
-        opening = _fold_each(distinct, pl.col("abstract").str.slice(0, 400)).with_columns(
-            pl.col("folded").str.split(" ").list.head(rules.sentence_words).list.join(" ")
-        )  # as _opening makes it
+        opening = _fold_each(distinct, pl.col("abstract").str.slice(0, 400)).select("row", _first_words(pl.col("folded"), rules))
         reach = opening.filter(pl.col("folded").is_in(openings))["row"]
         if sentences:
             whole = _fold_each(distinct, pl.col("abstract"))

@@ -25,7 +25,7 @@ from itertools import combinations
 
 import polars as pl
 
-from paperfeed.curate.blocking import KnownIndex, block_keys, build_index, is_abstract_key
+from paperfeed.curate.blocking import KnownIndex, block_keys, build_index, is_abstract_key, require_title_keys
 from paperfeed.curate.similarity import (
     GUARDS,
     JOIN_RULES,
@@ -124,8 +124,7 @@ def resolve(
     seen_in_lookup: known paper_ids -> the snapshots each was seen in; asked only before two known papers
     would merge (two papers of one snapshot are two works). Without it, known papers are not
     checked for that."""
-    if new["title_key"].null_count():
-        raise ValueError("every new record needs a title_key")
+    require_title_keys(new)
     if clash := set(new.columns) & set(DECISIONS):
         raise ValueError(f"new records already have decision columns: {sorted(clash)}")
     table = new.select("title_key", "abstract").unique().sort("title_key", "abstract", nulls_last=True)
