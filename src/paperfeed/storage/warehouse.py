@@ -185,12 +185,16 @@ class Warehouse:
         handle = self.handle(table.name) if values else None
         if handle is None:
             return table.empty()
-        wanted = pl.col(column).is_in(values)
+        rows = pl.scan_delta(handle)
         if since is not None and table.grows_with is not None:
-            wanted = wanted & (pl.col(table.grows_with) >= since)
+            newer = pl.col(table.grows_with) >= since
             if table.partition_by is not None and table.partition_by in handle.metadata().partition_columns:
-                wanted = wanted & (pl.col(table.partition_by) >= since.strftime("%Y-%m"))
-        return table.upgrade(pl.scan_delta(handle).filter(wanted).collect())
+                newer = newer & (pl.col(table.partition_by) >= since.strftime("%Y-%m"))
+            rows = rows.filter(newer)
+        # A semi join, not `is_in`: Polars pushes `is_in` down into the Parquet scan, where it costs
+        # 3-4 times what reading the files whole does (ids are hashes: file statistics skip nothing).
+        wanted = pl.LazyFrame({column: values}, schema={column: pl.String})
+        return table.upgrade(rows.join(wanted, on=column, how="semi", maintain_order="left").collect())
 
     def known_texts(self) -> KnownTexts:
         """Every known paper's folded titles (paper_titles) and abstracts (paper_versions): the
