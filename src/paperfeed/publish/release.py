@@ -49,6 +49,21 @@ def part(table: TableContract) -> pl.Expr:
     return pl.col(table.grows_with).dt.strftime("%G-W%V").fill_null(UNDATED)
 
 
+def parts_filter(table: TableContract, names: list[str]) -> pl.Expr:
+    """Rows of these parts, as ranges of `table.grows_with` (each week Monday to Sunday): a filter
+    a table scan can compare with each file's statistics, unlike `part(table).is_in(names)`."""
+    if table.grows_with is None:
+        return pl.lit(WHOLE in names)
+    column = pl.col(table.grows_with)
+    ranges = [column.is_null()] if UNDATED in names else []
+    for name in names:
+        if name != UNDATED:
+            year, week = name.split("-W")
+            monday = dt.date.fromisocalendar(int(year), int(week), 1)
+            ranges.append(column.is_between(monday, monday + dt.timedelta(days=6)))
+    return pl.any_horizontal(ranges) if ranges else pl.lit(False)
+
+
 def part_path(table: TableContract, name: str) -> str:
     return f"{table.name}/{name}.parquet"
 

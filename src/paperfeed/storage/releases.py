@@ -35,6 +35,7 @@ from paperfeed.publish.release import (
     manifest,
     part,
     part_path,
+    parts_filter,
     release_name,
     release_summary,
 )
@@ -45,6 +46,7 @@ from paperfeed.storage.layout import MANIFEST
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 CHECKSUMS = "SHA256SUMS"
+WEEKS_AT_A_TIME = 13  # a quarter: how much of a table a release written from scratch holds at once
 INDEX_CACHE = "index.json"  # the release index's summaries, one per release (release_summaries)
 
 
@@ -102,16 +104,18 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         if table.name not in target.delta_versions:
             continue  # the version predates the table: it has no rows, and a release no file for it
         touched = changed.parts.get(table.name, frozenset()) if changed else None
-        if previous is None or touched is None or table.grows_with is None:
+        if table.grows_with is None:
             files += _write_parts(folder, table, store.read_table(table, target))
+            continue
+        if previous is None or touched is None:
+            files += _write_whole(folder, table, store, target)
             continue
         kept = [f for f in previous[1] if f.get("table") == table.name and Path(f["path"]).stem not in touched]
         for entry in kept:
             (folder / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
             os.link(previous[0] / entry["path"], folder / entry["path"])
         files += kept
-        weeks = store.scan(table, target).filter(part(table).is_in(sorted(touched))).collect()
-        files += _write_parts(folder, table, table.upgrade(weeks))
+        files += _write_parts(folder, table, _rows_of_parts(store, table, target, sorted(touched)))
     changes = changed.changes if changed else _changes(store, target)
     for kind, frame in changes_frames(changes).items():
         path = folder / changes_path(kind)
@@ -157,6 +161,22 @@ def _previous(store: Warehouse, version: int) -> tuple[Path, list[dict[str, Any]
     if version < 2 or not (folder / MANIFEST).is_file():
         return None
     return folder, json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["files"]
+
+
+def _write_whole(folder: Path, table: TableContract, store: Warehouse, target: DatasetVersion) -> list[dict[str, Any]]:
+    """Every part of a table cut by weeks, read and written a quarter at a time: a release
+    written from scratch (the first, or `export`) holds one quarter's rows in memory, not the table's."""
+    names = sorted(store.scan(table, target).select(part(table).alias("part")).unique().collect()["part"].to_list())
+    files = []
+    for start in range(0, len(names), WEEKS_AT_A_TIME):
+        files += _write_parts(folder, table, _rows_of_parts(store, table, target, names[start : start + WEEKS_AT_A_TIME]))
+    return sorted(files, key=lambda f: f["path"])
+
+
+def _rows_of_parts(store: Warehouse, table: TableContract, target: DatasetVersion, names: list[str]) -> pl.DataFrame:
+    """The rows of `table` in `target` that go to these parts (weeks), read from the files whose
+    dates can hold them (Delta's file statistics), not from every file of the table."""
+    return table.upgrade(store.scan(table, target).filter(parts_filter(table, names)).collect())
 
 
 def _write_parts(folder: Path, table: TableContract, frame: pl.DataFrame) -> list[dict[str, Any]]:
