@@ -22,7 +22,7 @@ share a block with the records, so resolve() decides exactly as over the full in
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import polars as pl
@@ -128,30 +128,55 @@ class KnownIndex:
         return sorted(found.items())
 
 
-def build_index(known: pl.DataFrame, records: pl.DataFrame | None = None, rules: MatchRules = RULES) -> KnownIndex:
-    """known: paper_id, title_key, abstract (one row per known title/abstract, repeats welcome).
+def build_index(known: pl.DataFrame | pl.LazyFrame, records: pl.DataFrame | None = None, rules: MatchRules = RULES) -> KnownIndex:
+    """known: paper_id, title_key, abstract (one row per known title/abstract, repeats welcome),
+    as frames or as a lazy scan of the warehouse.
 
     Given records (title_key, abstract), the index holds only the blocks the records' keys name,
     each with every known paper in it, and those papers: what resolve(records, ...) can reach.
-    Without, every known paper and every block (linear in the history; for tests and benchmarks)."""
-    if records is not None:
-        require_title_keys(records)
+    Known abstracts are then streamed through a filter, never held all at once: memory follows the
+    run's records, not the history. Without records, every known paper and every block (linear in
+    the history; for tests and benchmarks)."""
+    if records is None:
+        return _index(known.lazy().collect(), rules)
+    require_title_keys(records)
+    known = known.lazy()
+    titles = known.select("paper_id", "title_key").drop_nulls().unique().collect()
+    frequency = token_frequency(titles["title_key"])
+    wanted = {key for keys in block_keys(records, frequency, rules) for key in keys}
+    reached = _reaching_abstracts(known.select("paper_id", "abstract").drop_nulls(), wanted, rules)
+    keyed = pl.concat([_title_keys(titles, frequency, wanted, rules), _abstract_keys(reached, wanted, rules)]).unique()
+    kept = _blocks(keyed, rules)
+    members = kept.select(pl.col("paper_id").explode()).unique()
+    # The papers in the blocks, with every title and abstract of theirs (read again, streamed).
+    texts = known.join(members.lazy(), on="paper_id", how="semi").collect(engine="streaming")
+    ids = known.select("paper_id").unique().collect(engine="streaming")["paper_id"]
+    return _assemble(texts, kept, frequency, rules, ids)
+
+
+def _index(known: pl.DataFrame, rules: MatchRules) -> KnownIndex:
+    """Every known paper and every block."""
     frequency = token_frequency(known["title_key"])
-    wanted = None if records is None else {key for keys in block_keys(records, frequency, rules) for key in keys}
     keyed = pl.concat([
-        _title_keys(known.select("paper_id", "title_key").drop_nulls().unique(), frequency, wanted, rules),
-        _abstract_keys(known.select("paper_id", "abstract").drop_nulls().unique(), wanted, rules),
+        _title_keys(known.select("paper_id", "title_key").drop_nulls().unique(), frequency, None, rules),
+        _abstract_keys(known.select("paper_id", "abstract").drop_nulls().unique(), None, rules),
     ]).unique()  # fmt: skip
-    kept = (
+    return _assemble(known, _blocks(keyed, rules), frequency, rules, known["paper_id"].unique())
+
+
+def _blocks(keyed: pl.DataFrame, rules: MatchRules) -> pl.DataFrame:
+    """paper_id, key -> key, paper_id (list): the blocks, without those over max_block (an exact title's stay)."""
+    return (
         keyed.group_by("key")
         .agg(pl.col("paper_id"))
         .filter((pl.col("paper_id").list.len() <= rules.max_block) | pl.col("key").str.starts_with("=:"))
     )
-    ids = known["paper_id"].unique()
-    in_blocks = kept["paper_id"].explode().unique() if wanted is not None else ids
+
+
+def _assemble(texts: pl.DataFrame, kept: pl.DataFrame, frequency: dict[str, int], rules: MatchRules, ids: pl.Series) -> KnownIndex:
+    """The index of the papers in `texts` (KNOWN_TEXTS rows of at least the papers in `kept`'s blocks)."""
     grouped = (
-        known.filter(pl.col("paper_id").is_in(in_blocks.implode()))
-        .group_by("paper_id")
+        texts.group_by("paper_id")
         .agg(pl.col("title_key").drop_nulls().unique().sort(), pl.col("abstract").drop_nulls().unique().sort())
         .sort("paper_id")
     )
@@ -178,16 +203,6 @@ def require_title_keys(records: pl.DataFrame) -> None:
 _PAIRS = {"paper_id": pl.String, "key": pl.String}
 
 
-def _fold_each(frame: pl.DataFrame, text: pl.Expr) -> pl.DataFrame:
-    """frame: row, abstract -> row, folded: `text` (of the abstract) as _folded folds it. NFKC, most
-    of the cost, only where the abstract is not ASCII (on ASCII it changes nothing)."""
-    ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
-    return pl.concat([
-        frame.filter(ascii_only).select("row", folded=_lowered_words(text)),
-        frame.filter(~ascii_only).select("row", folded=_folded(text)),
-    ])  # fmt: skip
-
-
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
     """titles: paper_id, title_key -> paper_id, key: the title block keys (of `wanted` only, if given).
     A title can hold a wanted triple only if it has one of the triples' words: the others are not keyed."""
@@ -208,20 +223,33 @@ def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[
     return titles.join(keys, on="title_key").select(list(_PAIRS))
 
 
-def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if
-    given). An abstract holds a wanted sentence key only if its whole folded text contains that
-    folded sentence, and a wanted opening only if its opening is one: the others are not keyed."""
-    distinct = abstracts.select("abstract").unique().with_row_index("row", 0).cast({"row": pl.Int64})
-    if wanted is not None:
-        openings = sorted(k[2:] for k in wanted if k.startswith("o:"))
-        sentences = sorted(k[2:] for k in wanted if k.startswith("s:"))
-        opening = _fold_each(distinct, pl.col("abstract").str.slice(0, 400)).select("row", _first_words(pl.col("folded"), rules))
-        reach = opening.filter(pl.col("folded").is_in(openings))["row"]
+def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRules) -> pl.DataFrame:
+    """abstracts: paper_id, abstract -> those that can hold a wanted abstract key, streamed: an
+    abstract holds a wanted sentence key only if its whole folded text contains that folded
+    sentence, and a wanted opening only if its opening is one. NFKC, most of the cost of folding,
+    only where the abstract is not ASCII (on ASCII it changes nothing)."""
+    openings = sorted(k[2:] for k in wanted if k.startswith("o:"))
+    sentences = sorted(k[2:] for k in wanted if k.startswith("s:"))
+    ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
+
+    def reach(rows: pl.Expr, fold: Callable[[pl.Expr], pl.Expr]) -> pl.LazyFrame:
+        # Folded after the filter, in a step of its own: only the rows of this side are folded.
+        folded = abstracts.filter(rows).with_columns(
+            opening=_first_words(fold(pl.col("abstract").str.slice(0, 400)), rules),
+            whole=fold(pl.col("abstract")) if sentences else pl.lit(""),
+        )
+        hit = pl.col("opening").is_in(openings)
         if sentences:
-            whole = _fold_each(distinct, pl.col("abstract"))
-            reach = pl.concat([reach, whole.filter(pl.col("folded").str.contains_any(sentences))["row"]])
-        distinct = distinct.filter(pl.col("row").is_in(reach.implode()))
+            hit = hit | pl.col("whole").str.contains_any(sentences)
+        return folded.filter(hit).select("paper_id", "abstract")
+
+    both = pl.concat([reach(ascii_only, _lowered_words), reach(~ascii_only, _folded)])
+    return both.unique().collect(engine="streaming")
+
+
+def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
+    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if given)."""
+    distinct = abstracts.select("abstract").unique().with_row_index("row", 0).cast({"row": pl.Int64})
     keys = abstract_block_keys(distinct, rules)
     if wanted is not None:
         keys = keys.filter(pl.col("key").is_in(sorted(wanted)))

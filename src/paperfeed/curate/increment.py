@@ -63,7 +63,9 @@ class Published(Protocol):
 
 @dataclass(frozen=True)
 class KnownTexts:
-    frame: pl.DataFrame  # KNOWN_TEXTS: paper_id, title_key, abstract (one of them per row)
+    # KNOWN_TEXTS: paper_id, title_key, abstract (one of them per row), lazily: a warehouse's are
+    # scans that matching streams through, never the whole history in memory.
+    frame: pl.LazyFrame
     # False: the titles come from appearances, written before paper_titles existed (the run that
     # reads them lists every paper's titles, once).
     titled: bool = True
@@ -117,7 +119,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     renewed = snapshots.filter((pl.col("run_id") == run_id) & pl.col("snapshot_id").is_in([s.snapshot_id for s in incoming]))
     sightings = new_sightings(incoming, snapshots, run_id)
     # The history's titles and abstracts are read only when there are records to match.
-    known_texts = published.known_texts() if sightings.height else KnownTexts(pl.DataFrame(schema=KNOWN_TEXTS))
+    known_texts = published.known_texts() if sightings.height else KnownTexts(pl.LazyFrame(schema=KNOWN_TEXTS))
     matched = match(sightings, known_texts.frame, run_id, lambda ids: _snapshots_of(published, ids))
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.
@@ -131,7 +133,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
         | set(matched.merges)
         | set(published.rows_of(APPEARANCES, "snapshot_id", reordered)["paper_id"].to_list() if reordered else [])
         # Written by a paperfeed without paper_titles: every paper is recomputed once, to list its titles.
-        | (set() if known_texts.titled else set(known_texts.frame["paper_id"].to_list()))
+        | (set() if known_texts.titled else set(known_texts.frame.select("paper_id").collect()["paper_id"].to_list()))
     )
     known = published.rows_of(PAPERS, "paper_id", touched)
     # A paper's appearances and versions are no older than its first_seen, and a paper without a
@@ -303,11 +305,11 @@ class InMemory:
         return KnownTexts(texts_of(self.tables.paper_titles, self.tables.paper_versions))
 
 
-def texts_of(titles: pl.DataFrame, versions: pl.DataFrame) -> pl.DataFrame:
-    """paper_titles and paper_versions rows (or any frames with their columns) -> KNOWN_TEXTS."""
+def texts_of(titles: pl.DataFrame | pl.LazyFrame, versions: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    """paper_titles and paper_versions rows (or any frames or scans with their columns) -> KNOWN_TEXTS, lazily."""
     return pl.concat([
-        titles.select("paper_id", "title_key", abstract=pl.lit(None, pl.String)),
-        versions.select("paper_id", title_key=pl.lit(None, pl.String), abstract="abstract"),
+        titles.lazy().select("paper_id", "title_key", abstract=pl.lit(None, pl.String)),
+        versions.lazy().select("paper_id", title_key=pl.lit(None, pl.String), abstract="abstract"),
     ]).cast(KNOWN_TEXTS)  # fmt: skip
 
 

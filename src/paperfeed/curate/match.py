@@ -40,7 +40,7 @@ class Matched:
 
 
 def match(
-    sightings: pl.DataFrame, known: pl.DataFrame, run_id: str, seen_in: Callable[[list[str]], Mapping[str, set[str]]] | None = None
+    sightings: pl.DataFrame, known: pl.DataFrame | pl.LazyFrame, run_id: str, seen_in: Callable[[list[str]], Mapping[str, set[str]]] | None = None
 ) -> Matched:
     """sightings: title_key, abstract, abstract_hash, paper_id, snapshot_id (+ any); known:
     KNOWN_TEXTS; seen_in: known paper_ids -> their snapshots (two papers of one snapshot are two

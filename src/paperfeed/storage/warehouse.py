@@ -198,13 +198,13 @@ class Warehouse:
 
     def known_texts(self) -> KnownTexts:
         """Every known paper's folded titles (paper_titles) and abstracts (paper_versions): the
-        two columns matching needs, not the tables. A warehouse written before paper_titles
-        existed gives its titles from appearances, folded here."""
+        two columns matching needs, not the tables, as scans (matching streams through them). A
+        warehouse written before paper_titles existed gives its titles from appearances, folded here."""
         versions = self.handle(PAPER_VERSIONS.name)
-        abstracts = pl.scan_delta(versions).select("paper_id", "abstract").collect() if versions else PAPER_VERSIONS.empty()
+        abstracts = pl.scan_delta(versions).select("paper_id", "abstract") if versions else PAPER_VERSIONS.empty()
         titles = self.handle(PAPER_TITLES.name)
         if titles is not None or versions is None:
-            frame = pl.scan_delta(titles).select("paper_id", "title_key").collect() if titles else PAPER_TITLES.empty()
+            frame = pl.scan_delta(titles).select("paper_id", "title_key") if titles else PAPER_TITLES.empty()
             return KnownTexts(texts_of(frame, abstracts))
         appearances = self.handle(APPEARANCES.name)
         seen = pl.scan_delta(appearances).select("paper_id", "title").unique().collect() if appearances else APPEARANCES.empty()
