@@ -1,7 +1,7 @@
 """Memory of one run, step by step: after each step of `run_ingest` (real gate, no Prefect), the
 process's resident memory now and its peak so far, from /proc/self/status (Linux).
 
-    .venv/bin/python scripts/memory_by_step.py LANDING WAREHOUSE
+    .venv/bin/python scripts/memory_by_step.py LANDING WAREHOUSE [BATCH_MIB]
 
 Make a landing folder of any size with scripts/synthetic_feed.py. What the README's Performance
 section says about a backfill's memory comes from this.
@@ -43,7 +43,8 @@ class MeasuredSteps(Steps):
 
 def main() -> None:
     landing, warehouse = Path(sys.argv[1]), Path(sys.argv[2])
-    summary = run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing)), steps=MeasuredSteps())
+    batch = {"batch_bytes": int(sys.argv[3]) * 1024 * 1024} if len(sys.argv) > 3 else {}
+    summary = run_ingest(Warehouse.at(warehouse), IngestRequest(FromLanding(landing)), steps=MeasuredSteps(), **batch)
     peak = memory_mib()[1]
     print(f"{summary.n_papers:,} papers in dataset version {summary.dataset_version}; peak {peak:,} MiB")
 

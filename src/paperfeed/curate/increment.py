@@ -254,10 +254,16 @@ def _evidence_change(published: Published, evidence: pl.DataFrame, renamed: dict
         return TableChange(PAPER_MATCHES, incoming, PAPER_MATCHES.empty(), stale), evidence
     ids = sorted(set(incoming["paper_id"].to_list()) | set(incoming["other_paper_id"].to_list()))
     recorded = published.rows_of(PAPER_MATCHES, "paper_id", ids).join(stale.select(key), on=key, how="anti", nulls_equal=True)
-    pair = pl.struct(
-        pl.min_horizontal("paper_id", "other_paper_id").alias("a"), pl.max_horizontal("paper_id", "other_paper_id").alias("b"), "rule"
+    # What makes two rows the same evidence: for a pair kept apart, its two papers in either order
+    # and the rule; for a join, its key. One struct, the other side's fields null.
+    kept = pl.col("decision") == KEPT_APART
+    same = pl.struct(
+        kept.alias("_kept"),
+        pl.when(kept).then(pl.min_horizontal("paper_id", "other_paper_id")).alias("_a"),
+        pl.when(kept).then(pl.max_horizontal("paper_id", "other_paper_id")).alias("_b"),
+        pl.when(kept).then(pl.col("rule")).alias("_rule"),
+        *(pl.when(~kept).then(pl.col(k)).alias(f"_key_{k}") for k in key),
     )
-    same = pl.when(pl.col("decision") == KEPT_APART).then(pair.struct.json_encode()).otherwise(pl.struct(*key).struct.json_encode())
     first = pl.concat([recorded, incoming]).with_row_index("_order").filter(same.is_first_distinct())
     upserts = first.filter(pl.col("_order") >= recorded.height)
     own = upserts.filter(pl.col("_order") >= recorded.height + fixed.height)
