@@ -248,9 +248,10 @@ def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchR
 
 
 def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if given)."""
-    distinct = abstracts.select("abstract").unique().with_row_index("row", 0).cast({"row": pl.Int64})
-    keys = abstract_block_keys(distinct, rules)
+    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if
+    given). Keyed row by row and joined back by row number, not by the abstracts' text."""
+    rows = abstracts.select("paper_id", "abstract").with_row_index("row", 0).cast({"row": pl.Int64})
+    keys = abstract_block_keys(rows, rules)
     if wanted is not None:
         keys = keys.filter(pl.col("key").is_in(sorted(wanted)))
-    return abstracts.join(distinct.join(keys, on="row"), on="abstract").select(list(_PAIRS))
+    return keys.join(rows.select("row", "paper_id"), on="row").select(list(_PAIRS))
