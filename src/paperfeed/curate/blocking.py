@@ -67,12 +67,17 @@ def _first_words(folded: pl.Expr, rules: MatchRules) -> pl.Expr:
     return folded.str.split(" ").list.head(rules.sentence_words).list.join(" ")
 
 
+def _sentences(abstract: pl.Expr) -> pl.Expr:
+    """An abstract's sentences, as a list (split after . ! ? and white space)."""
+    return abstract.str.replace_all(r"([.!?])\s+", "$1\n").str.split("\n")
+
+
 def abstract_block_keys(frame: pl.DataFrame, rules: MatchRules = RULES) -> pl.DataFrame:
     """frame: row, abstract -> row, key: the abstract's opening words and its long sentences."""
     texts = frame.select("row", "abstract").filter(pl.col("abstract").str.len_chars() > 0)
     opening = texts.select("row", key=pl.lit("o:") + _opening(pl.col("abstract"), rules))
     sentences = (
-        texts.select("row", sentence=pl.col("abstract").str.replace_all(r"([.!?])\s+", "$1\n").str.split("\n"))
+        texts.select("row", sentence=_sentences(pl.col("abstract")))
         .explode("sentence")
         .select("row", folded=_folded(pl.col("sentence")))
         .filter(pl.col("folded").str.count_matches(" ") + 1 >= rules.sentence_words)
@@ -224,27 +229,29 @@ def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[
 
 
 def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> those that can hold a wanted abstract key, streamed: an
-    abstract holds a wanted sentence key only if its whole folded text contains that folded
-    sentence, and a wanted opening only if its opening is one. NFKC, most of the cost of folding,
-    only where the abstract is not ASCII (on ASCII it changes nothing)."""
-    openings = sorted(k[2:] for k in wanted if k.startswith("o:"))
-    sentences = sorted(k[2:] for k in wanted if k.startswith("s:"))
+    """abstracts: paper_id, abstract -> the abstracts of the papers that can hold a wanted abstract
+    key (a superset: _abstract_keys keeps the wanted keys only), streamed. A paper can hold a
+    wanted opening only if an abstract's opening is one, and a wanted sentence only if one of its
+    sentences, folded, is one: both are hash joins with the wanted keys, built once (a pattern
+    search over a batch's hundreds of thousands of sentences would be rebuilt for every chunk).
+    NFKC, most of the cost of folding, only where the abstract is not ASCII (on ASCII it changes nothing)."""
+    openings = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("o:"))}, schema={"key": pl.String})
+    sentences = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("s:"))}, schema={"key": pl.String})
     ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
 
-    def reach(rows: pl.Expr, fold: Callable[[pl.Expr], pl.Expr]) -> pl.LazyFrame:
+    def reach(rows: pl.Expr, fold: Callable[[pl.Expr], pl.Expr]) -> list[pl.LazyFrame]:
         # Folded after the filter, in a step of its own: only the rows of this side are folded.
-        folded = abstracts.filter(rows).with_columns(
-            opening=_first_words(fold(pl.col("abstract").str.slice(0, 400)), rules),
-            whole=fold(pl.col("abstract")) if sentences else pl.lit(""),
+        side = abstracts.filter(rows)
+        by_opening = side.select("paper_id", key=_first_words(fold(pl.col("abstract").str.slice(0, 400)), rules))
+        by_sentence = (
+            side.select("paper_id", sentence=_sentences(pl.col("abstract")))
+            .explode("sentence")
+            .select("paper_id", key=fold(pl.col("sentence")))
         )
-        hit = pl.col("opening").is_in(openings)
-        if sentences:
-            hit = hit | pl.col("whole").str.contains_any(sentences)
-        return folded.filter(hit).select("paper_id", "abstract")
+        return [by_opening.join(openings, on="key", how="semi"), by_sentence.join(sentences, on="key", how="semi")]
 
-    both = pl.concat([reach(ascii_only, _lowered_words), reach(~ascii_only, _folded)])
-    return both.unique().collect(engine="streaming")
+    papers = pl.concat([*reach(ascii_only, _lowered_words), *reach(~ascii_only, _folded)]).select("paper_id").unique()
+    return abstracts.join(papers, on="paper_id", how="semi").unique().collect(engine="streaming")
 
 
 def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
