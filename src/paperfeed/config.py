@@ -20,7 +20,8 @@ DEFAULT_DEPLOYMENT = "daily"
 # copied in would be read cut short. A run started by hand takes everything (settle time 0).
 DEFAULT_SERVE_SETTLE_SECONDS = 60.0
 # A run prepares its new files in batches of about this many bytes, so that a backfill of any size
-# holds one batch of parsed text at a time. Measured on a million records (README, Performance):
-# 64 MB batches peak at 1.64 GB, 32 MB ones at 1.19 GB for about a third more time (each batch
-# pays the gates' fixed cost); the run's peak is its first release's, above either (1.8-1.9 GB).
+# holds one batch of parsed text at a time. Measured on a million records (README, Performance),
+# before entity resolution ran in every run: 64 MB batches peaked at 1.64 GB, 32 MB ones at 1.19 GB
+# for about a third more time (each batch pays the gates' fixed cost). With it, memory grows from
+# batch to batch (3.1 GB after 27 batches), for reasons not yet found.
 PREPARE_BATCH_BYTES = 64 * 1024 * 1024
