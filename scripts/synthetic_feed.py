@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from paperfeed.config import SAMPLE_FEED
+from paperfeed.prepare.identify import title_key
 
 HEADER = "new\n\nGet trending papers in your email inbox!\n\nSubscribe\n\nbyAK and the research community\n\n"
 START = dt.date(2025, 1, 6)
@@ -69,6 +70,9 @@ def write_feed(out: Path, files: int, per_file: int = 70, seed: int = 1) -> Feed
     rng = random.Random(seed)
     base = sample_records()
     vocabulary = sorted({w for title, abstract in base for w in WORD.findall(f"{title} {abstract}") if len(w) >= 4})
+    # Every paper's title is its own (folded), as on the real feed: a short title reworded often
+    # comes out as another's, and papers sharing a title are all compared with one another.
+    titles = {title_key(title) for title, _ in base}
     papers: list[Paper] = []
     feed = Feed()
     arrivals: list[tuple[float, Path, bytes, str, int]] = []
@@ -83,7 +87,14 @@ def write_feed(out: Path, files: int, per_file: int = 70, seed: int = 1) -> Feed
             k = len(papers)
             if k >= len(base):  # another work, as different from its model as two real papers are
                 words = random.Random(seed * 1_000_003 + k)
-                title, abstract = (reworded(text, vocabulary, words) for text in (title, abstract))
+                model, tries = title, 0
+                while title_key(title) in titles:
+                    tries += 1
+                    if tries % 20 == 0:  # too few long words to reword it apart: one word more
+                        model = f"{model} {words.choice(vocabulary)}"
+                    title = reworded(model, vocabulary, words)
+                titles.add(title_key(title))
+                abstract = reworded(abstract, vocabulary, words)
             paper = Paper(
                 title=title,
                 abstract=abstract,

@@ -64,7 +64,8 @@ class Published(Protocol):
 @dataclass(frozen=True)
 class KnownTexts:
     # KNOWN_TEXTS: paper_id, title_key, abstract (one of them per row), lazily: a warehouse's are
-    # scans that matching streams through, never the whole history in memory.
+    # scans that matching streams through, never the whole history in memory. A scan reads the
+    # tables as they are when it is collected: use it before the batch writes, as increment() does.
     frame: pl.LazyFrame
     # False: the titles come from appearances, written before paper_titles existed (the run that
     # reads them lists every paper's titles, once).

@@ -87,6 +87,8 @@ class _Scorer:
     (three uint32) instead, exact as well, slower."""
 
     def __init__(self, id_bits: int = 21) -> None:
+        if not 1 <= id_bits <= 21:
+            raise ValueError("three word numbers of more than 21 bits do not fit one int64")
         self._bits = id_bits
         self._vocabulary: dict[str, tuple[str, int]] = {}  # word -> (one shared copy of it, its number)
         self._words: dict[str, tuple[str, ...]] = {}
