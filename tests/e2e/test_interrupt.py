@@ -8,6 +8,7 @@ import os
 import shutil
 import signal
 import time
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 
 import pytest
@@ -17,21 +18,40 @@ from helpers import TwoVersions, paperfeed_forked, run_forked, sql_csv, unfinish
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("delay", [0.2, 0.8, 1.6, 2.6])
-def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
-    prefect_api: str, two_versions: TwoVersions, tmp_path: Path, delay: float
-) -> None:
-    warehouse = tmp_path / "warehouse"
+def _start(two_versions: TwoVersions, folder: Path) -> tuple[list[str], Path, BaseProcess]:
+    """`paperfeed run` (version 1 -> 2) on a copy of the version-1 warehouse, forked, once the
+    command has started: the args, the warehouse and the process. Waiting for the command's start,
+    not the fork's: on a busy machine the forked process takes a while to get there, and a signal
+    before it would hit the test's harness."""
+    warehouse = folder / "warehouse"
     shutil.copytree(two_versions.base, warehouse, symlinks=True)
     args = ["run", "-l", str(two_versions.landing), "-w", str(warehouse), "--year", "2025"]
-    process = paperfeed_forked(args, output=tmp_path / "interrupted")
-    # The delay counts from the command's start, not the fork's: on a busy machine the forked
-    # process takes a while to get there, and a signal before it would hit the test's harness.
-    started = tmp_path / "interrupted.started"
+    process = paperfeed_forked(args, output=folder / "interrupted")
+    started = folder / "interrupted.started"
     deadline = time.monotonic() + 60
     while not started.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
-    time.sleep(delay)
+    return args, warehouse, process
+
+
+@pytest.fixture(scope="module")
+def run_seconds(prefect_api: str, two_versions: TwoVersions, tmp_path_factory: pytest.TempPathFactory) -> float:
+    """How long that run takes here, uninterrupted, from the command's start: the Ctrl-C moments
+    below are fractions of it, so that they stay within the run as it gets faster."""
+    _, _, process = _start(two_versions, tmp_path_factory.mktemp("timed"))
+    began = time.monotonic()
+    process.join(120)
+    assert process.exitcode == 0
+    return time.monotonic() - began
+
+
+# From Prefect's start-up to the end of the run.
+@pytest.mark.parametrize("moment", [0.05, 0.3, 0.6, 0.9])
+def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
+    prefect_api: str, two_versions: TwoVersions, tmp_path: Path, run_seconds: float, moment: float
+) -> None:
+    args, warehouse, process = _start(two_versions, tmp_path)
+    time.sleep(moment * run_seconds)
     assert process.pid is not None and process.is_alive()  # a run takes seconds: the signal reaches it
     os.kill(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends
     process.join(120)
