@@ -58,13 +58,10 @@ def _lowered_words(text: pl.Expr) -> pl.Expr:
     return text.str.to_lowercase().str.replace_all(r"[\W_]+", " ").str.strip_chars()
 
 
-def _opening(abstract: pl.Expr, rules: MatchRules) -> pl.Expr:
-    """An abstract's opening words, folded (its "o:" key without the prefix)."""
-    return _first_words(_folded(abstract.str.slice(0, 400)), rules)
-
-
-def _first_words(folded: pl.Expr, rules: MatchRules) -> pl.Expr:
-    return folded.str.split(" ").list.head(rules.sentence_words).list.join(" ")
+def _opening(abstract: pl.Expr, rules: MatchRules, fold: Callable[[pl.Expr], pl.Expr] = _folded) -> pl.Expr:
+    """An abstract's opening words, folded (its "o:" key without the prefix). `fold` may be
+    _lowered_words where the abstract is known to be ASCII (the same result, without NFKC)."""
+    return fold(abstract.str.slice(0, 400)).str.split(" ").list.head(rules.sentence_words).list.join(" ")
 
 
 def _sentences(abstract: pl.Expr) -> pl.Expr:
@@ -242,7 +239,7 @@ def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchR
     def reach(rows: pl.Expr, fold: Callable[[pl.Expr], pl.Expr]) -> list[pl.LazyFrame]:
         # Folded after the filter, in a step of its own: only the rows of this side are folded.
         side = abstracts.filter(rows)
-        by_opening = side.select("paper_id", key=_first_words(fold(pl.col("abstract").str.slice(0, 400)), rules))
+        by_opening = side.select("paper_id", key=_opening(pl.col("abstract"), rules, fold))
         by_sentence = (
             side.select("paper_id", sentence=_sentences(pl.col("abstract")))
             .explode("sentence")
