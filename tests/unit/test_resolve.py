@@ -264,6 +264,23 @@ def test_a_block_too_big_to_compare_is_dropped_in_the_index_of_a_run_too() -> No
     same_as_over_the_whole_history(new, crowd)
 
 
+def test_a_boilerplate_sentence_held_by_too_many_papers_brings_none_of_them() -> None:
+    """A sentence shared by more known papers than max_block ('the code will be made publicly
+    available ...') is no block: the index of a run does not even read those papers' abstracts."""
+    from paperfeed.curate.blocking import _reaching_abstracts, build_index
+
+    boilerplate = "The code and the trained models will be made publicly available on our project page."
+    crowd = known(*((f"Topic {n} Study", f"{abstract(f'topic{n}')} {boilerplate}") for n in range(RULES.max_block + 1)))
+    new = records(("An Unrelated Survey", f"{abstract('elsewhere')} {boilerplate}"))
+    sentence = "s:the code and the trained models will be made publicly available on our project page"
+    assert sentence in build_index(crowd.head(RULES.max_block)).blocks  # one paper fewer: a block
+    assert sentence not in build_index(crowd).blocks
+    assert _reaching_abstracts(crowd.lazy().select("paper_id", "abstract"), {sentence}, RULES).is_empty()
+    assert _reaching_abstracts(crowd.head(RULES.max_block).lazy().select("paper_id", "abstract"), {sentence}, RULES).height == RULES.max_block
+    assert build_index(crowd, new.select("title_key", "abstract")).paper_ids == []
+    same_as_over_the_whole_history(new, crowd)
+
+
 def test_a_record_without_a_title_key_is_refused_in_words() -> None:
     new = pl.DataFrame({"title_key": [None], "abstract": [VIDEO]}, schema={"title_key": pl.String, "abstract": pl.String})
     with pytest.raises(ValueError, match="every new record needs a title_key"):

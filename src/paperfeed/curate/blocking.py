@@ -226,12 +226,15 @@ def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[
 
 
 def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> the abstracts of the papers that can hold a wanted abstract
-    key (a superset: _abstract_keys keeps the wanted keys only), streamed. A paper can hold a
-    wanted opening only if an abstract's opening is one, and a wanted sentence only if one of its
-    sentences, folded, is one: both are hash joins with the wanted keys, built once (a pattern
-    search over a batch's hundreds of thousands of sentences would be rebuilt for every chunk).
-    NFKC, most of the cost of folding, only where the abstract is not ASCII (on ASCII it changes nothing)."""
+    """abstracts: paper_id, abstract -> the abstracts of the papers in a wanted abstract key's block
+    (a superset: _abstract_keys keeps the wanted keys only), streamed. A paper holds a wanted
+    opening if an abstract's opening is one, and a wanted sentence if one of its sentences, folded,
+    is one: both are hash joins with the wanted keys, built once (a pattern search over a batch's
+    hundreds of thousands of sentences would be rebuilt for every chunk). The joins give each
+    block's members, so blocks over max_block (a boilerplate sentence: 'code is available at ...')
+    are dropped here, as _blocks would: their papers are not read, and the cost of a run does not
+    grow with how often the history repeats a sentence. NFKC, most of the cost of folding, only
+    where the abstract is not ASCII (on ASCII it changes nothing)."""
     openings = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("o:"))}, schema={"key": pl.String})
     sentences = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("s:"))}, schema={"key": pl.String})
     ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
@@ -245,9 +248,14 @@ def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchR
             .explode("sentence")
             .select("paper_id", key=fold(pl.col("sentence")))
         )
-        return [by_opening.join(openings, on="key", how="semi"), by_sentence.join(sentences, on="key", how="semi")]
+        return [
+            by_opening.join(openings, on="key").select("paper_id", key=pl.lit("o:") + pl.col("key")),
+            by_sentence.join(sentences, on="key").select("paper_id", key=pl.lit("s:") + pl.col("key")),
+        ]
 
-    papers = pl.concat([*reach(ascii_only, _lowered_words), *reach(~ascii_only, _folded)]).select("paper_id").unique()
+    members = pl.concat([*reach(ascii_only, _lowered_words), *reach(~ascii_only, _folded)]).unique()
+    small = members.group_by("key").agg(pl.col("paper_id")).filter(pl.col("paper_id").list.len() <= rules.max_block)
+    papers = small.select(pl.col("paper_id").explode()).unique()
     return abstracts.join(papers, on="paper_id", how="semi").unique().collect(engine="streaming")
 
 
