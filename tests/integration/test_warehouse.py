@@ -408,3 +408,17 @@ def test_a_warehouse_written_before_paper_titles_gets_every_papers_titles_from_i
     assert sorted(titles["title"].to_list()) == ["Paper One", "Paper One, Revised Title", "Paper Three", "Paper Two"]
     assert titles["paper_id"].n_unique() == 3  # Paper Two, not seen by the run, is listed all the same
     assert verify(Warehouse.at(w), all_versions=True).findings == []
+
+
+def test_a_late_sighting_from_an_earlier_month_moves_the_paper_to_that_month_once(tmp_path: Path) -> None:
+    """The merge reads only the months of the rows it replaces (papers first seen in March here),
+    and the paper, now first seen in February, is written to that month, with no copy left in March."""
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 2", [ONE])), ("b.txt", feed_bytes("Apr 1", [TWO])))
+    ingest(w, ("c.txt", feed_bytes("Feb 27", [ONE, ("Paper Three", abstract("three"))])))
+    store = Warehouse.at(w)
+    version = store.current()
+    assert version is not None
+    papers = store.read_table(PAPERS, version).sort("first_seen", "title")
+    assert papers.select("title", "first_seen_month").rows() == [("Paper One", "2025-02"), ("Paper Three", "2025-02"), ("Paper Two", "2025-04")]
+    assert not verify(store).findings  # every table's rows and fingerprint as its runs row says

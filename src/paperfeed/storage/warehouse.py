@@ -308,13 +308,18 @@ class Warehouse:
         self, delta: DeltaTable, table: TableContract, upserts: pl.DataFrame, replaced: pl.DataFrame, meta: CommitProperties
     ) -> None:
         """Update the rows with the upserts' keys, insert the others. The predicate names the
-        oldest `table.grows_with` value among the replaced rows, and its month: older partitions
-        and files whose newest rows are older cannot hold them, and Delta skips them."""
+        months (partitions) of the replaced rows and their oldest `table.grows_with` value: Delta
+        reads only those partitions, and in them only the files whose newest rows are not older.
+        The replaced rows are every row holding an upsert's key, so no other row can match."""
         on = " AND ".join(f't."{k}" = s."{k}"' for k in table.key)
-        for column in (table.grows_with, table.partition_by):
-            oldest = replaced[column].min() if column is not None else None
-            if isinstance(oldest, dt.date | str):
-                on += f' AND t."{column}" >= {_sql_literal(oldest)}'
+        if table.grows_with is not None:
+            oldest = replaced[table.grows_with].min()
+            if isinstance(oldest, dt.date):
+                on += f' AND t."{table.grows_with}" >= {_sql_literal(oldest)}'
+        if table.partition_by is not None and table.partition_by in replaced.columns:
+            months = replaced[table.partition_by].unique().sort().to_list()
+            if None not in months:
+                on += f' AND t."{table.partition_by}" IN ({", ".join(_sql_literal(m) for m in months)})'
         columns = {c: f's."{c}"' for c in table.column_names}
         (
             delta.merge(upserts.to_arrow(), predicate=on, source_alias="s", target_alias="t", merge_schema=True, commit_properties=meta)
