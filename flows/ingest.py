@@ -12,6 +12,7 @@ from prefect.artifacts import create_markdown_artifact
 from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
 from paperfeed.ops.backfill import Backfill, plan_backfill
 from paperfeed.ops.backfill import backfill as backfill_files
+from paperfeed.ops.cluster import connected
 from paperfeed.ops.context import FromArchive, FromLanding, IngestRequest
 from paperfeed.ops.rebuild import Rebuilt
 from paperfeed.ops.rebuild import rebuild as rebuild_warehouse
@@ -36,11 +37,13 @@ def ingest(
     only: list[str] | None = None,
     settle_seconds: float = 0,
     run_id: str | None = None,
+    dask_address: str | None = None,
 ) -> RunSummary:
     """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
     named in `only`, if given); or, with `replay_from` and `replay_run`, the files that published
     run of that warehouse processed, from its raw archive. A file modified less than
-    `settle_seconds` ago is left for a later run."""
+    `settle_seconds` ago is left for a later run. Given `dask_address`, each batch's per-file work
+    runs on that Dask cluster's workers."""
     if replay_from is not None and replay_run is not None:
         source: FromLanding | FromArchive = FromArchive(WarehouseLayout.at(replay_from), replay_run)
     elif replay_from is not None:
@@ -49,7 +52,10 @@ def ingest(
         source = FromLanding(Path(landing), settle_seconds, only)
     request = IngestRequest(source, year, retry_rejected, run_id)
     try:
-        summary = run_ingest(Warehouse.at(warehouse), request, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds)
+        with connected(dask_address) as cluster:
+            summary = run_ingest(
+                Warehouse.at(warehouse), request, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds, cluster=cluster
+            )
     except PublishedWithProblems as problems:
         report(problems.summary)
         raise
@@ -66,13 +72,16 @@ def backfill(
     since: dt.date | None = None,
     until: dt.date | None = None,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
+    dask_address: str | None = None,
 ) -> Backfill:
     """Ingest snapshot files one run each, in date order (optionally only those dated within
     [since, until]); the files whose date cannot be read last."""
     plan = plan_backfill(Path(landing), names, year, since, until)
-    done = backfill_files(
-        Warehouse.at(warehouse), plan, Path(landing), year, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds
-    )
+    with connected(dask_address) as cluster:
+        done = backfill_files(
+            Warehouse.at(warehouse), plan, Path(landing), year, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds,
+            cluster=cluster,
+        )
     for summary in done.runs:
         report(summary)
     return done

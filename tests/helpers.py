@@ -11,6 +11,7 @@ import multiprocessing.forkserver
 import multiprocessing.process
 import os
 import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -143,6 +144,13 @@ def copied(warehouse: Path, into: Path) -> Path:
     copy = into / "warehouse"
     shutil.copytree(warehouse, copy, symlinks=True)
     return copy
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a server a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def paperfeed(*args: str, expect: int = 0, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,18 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from helpers import abstract, feed_bytes, write_landing
+from helpers import abstract, feed_bytes, free_port, write_landing
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until(check: object, what: str, timeout: float = 120) -> None:

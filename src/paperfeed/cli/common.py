@@ -46,6 +46,13 @@ SettleOption = Annotated[
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")]
 WaitOption = Annotated[float, typer.Option("--wait", help="Seconds to wait for another run's lock on the warehouse.")]
+DaskOption = Annotated[
+    str | None,
+    typer.Option(
+        "--dask-address", envvar="PAPERFEED_DASK_ADDRESS",
+        help="Dask scheduler (tcp://HOST:8786) whose workers do each batch's per-file work. Default: all on this machine.",
+    ),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DEFAULT_WAREHOUSE = config.DEFAULT_WAREHOUSE
 DEFAULT_WAIT = config.DEFAULT_LOCK_WAIT_SECONDS
@@ -79,3 +86,17 @@ def prefect_defaults(verbose: bool) -> None:
     if not verbose:
         # Only the terminal is quietened: Prefect's API (and UI) still receives every log line.
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+
+
+def check_cluster(address: str | None) -> None:
+    """Fail at once, in one line, when the Dask scheduler cannot be reached or its workers cannot
+    run this paperfeed (before the orchestrator starts: the run would fail the same way later)."""
+    if address is None:
+        return
+    from paperfeed.ops.cluster import ClusterError, connected
+
+    try:
+        with connected(address):
+            pass
+    except ClusterError as error:
+        fail(str(error), Exit.FAILED)

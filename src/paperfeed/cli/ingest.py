@@ -21,6 +21,7 @@ from paperfeed import config
 from paperfeed.cli.common import (
     DEFAULT_WAIT,
     DEFAULT_WAREHOUSE,
+    DaskOption,
     Exit,
     JsonOption,
     LandingOption,
@@ -29,6 +30,7 @@ from paperfeed.cli.common import (
     WaitOption,
     WarehouseOption,
     YearOption,
+    check_cluster,
     fail,
     prefect_defaults,
     resolve_landing,
@@ -50,10 +52,12 @@ def run(
     ] = False,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    dask_address: DaskOption = None,
 ) -> None:
     """Ingest the new files of a landing folder as one new dataset version."""
     with interruptible(warehouse):
         landing, year = resolve_landing(landing, year)
+        check_cluster(dask_address)
         from paperfeed.ops.context import new_run_id
 
         run_id = new_run_id(dt.datetime.now(dt.UTC))
@@ -66,7 +70,7 @@ def run(
             with command_runs(warehouse):
                 summary = orchestrated(lambda: flow(
                     landing=str(landing), warehouse=str(warehouse.resolve()), year=year, lock_wait_seconds=0,
-                    retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id,
+                    retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id, dask_address=dask_address,
                 ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
     raise typer.Exit(Exit.INPUT_PROBLEMS if summary.had_input_problems else Exit.OK)
@@ -82,10 +86,12 @@ def backfill(
     wait: WaitOption = DEFAULT_WAIT,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
+    dask_address: DaskOption = None,
 ) -> None:
     """Ingest snapshot files one run each, in date order (files without a date last)."""
     with interruptible(warehouse):
         landing, year = resolve_landing(landing, year)
+        check_cluster(dask_address)
         if names:  # a name that is not there is a usage error, told before the orchestrator starts
             from paperfeed.storage.landing import LandingError, list_landing, select
 
@@ -103,6 +109,7 @@ def backfill(
                 done = orchestrated(lambda: flow(
                     landing=str(landing), warehouse=str(warehouse.resolve()), names=names, year=year,
                     since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
+                    dask_address=dask_address,
                 ))
     for link in done.refused:
         err.print(f"[red]refused[/] {escape(link.source_name)}: {escape(link.reason)}", highlight=False)
@@ -131,9 +138,11 @@ def serve(
     timezone: Annotated[str, typer.Option(help="Time zone of --cron.")] = "UTC",
     name: Annotated[str, typer.Option(help="Name of the Prefect deployment.")] = config.DEFAULT_DEPLOYMENT,
     settle: SettleOption = config.DEFAULT_SERVE_SETTLE_SECONDS,
+    dask_address: DaskOption = None,
 ) -> None:
     """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
     landing, year = resolve_landing(landing, year)
+    check_cluster(dask_address)
     if not os.environ.get("PREFECT_API_URL"):
         fail("serve needs a Prefect server: start one with `prefect server start`, then "
              "export PREFECT_API_URL=http://127.0.0.1:4200/api", Exit.USAGE)
@@ -152,7 +161,8 @@ def serve(
 
     from paperfeed_flows.ingest import ingest
 
-    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle}
+    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle,
+                  "dask_address": dask_address}
     err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
     try:
         ingest.serve(
@@ -304,6 +314,7 @@ def locked(warehouse: Path, holder: str, wait: float) -> Iterator[None]:
 
 def orchestrated(call: Callable[[], R]) -> R:
     """Run a flow here and now; its expected failures become one line and an exit code."""
+    from paperfeed.ops.cluster import ClusterError
     from paperfeed.ops.rebuild import RebuildError
     from paperfeed.ops.run import PublishedWithProblems
     from paperfeed.quality.gate import PublishBlocked
@@ -323,7 +334,7 @@ def orchestrated(call: Callable[[], R]) -> R:
         fail(f"dataset version {error.summary.dataset_version} is published, but: {error}", Exit.PUBLISHED_WITH_PROBLEMS)
     except (LandingError, RebuildError) as error:
         fail(str(error), Exit.USAGE)
-    except ArchiveError as error:
+    except (ArchiveError, ClusterError) as error:
         fail(str(error), Exit.FAILED)
     except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.model.inputs import Refused
+from paperfeed.ops.cluster import Cluster
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
@@ -58,11 +59,12 @@ def backfill(
     steps: Steps | None = None,
     gate: GateFactory = great_expectations_gate,
     lock_wait_seconds: float = 0,
+    cluster: Cluster | None = None,
 ) -> Backfill:
     """Ingest the planned files one run each, in the plan's order, with the lock held throughout."""
     runs = []
     with warehouse.lock("backfill", lock_wait_seconds, on_wait=(steps or Steps()).say):
         for name in plan.order:
             request = IngestRequest(FromLanding(landing, only=[name]), year)
-            runs.append(run_ingest(warehouse, request, steps=steps, gate=gate, lock_wait_seconds=lock_wait_seconds))
+            runs.append(run_ingest(warehouse, request, steps=steps, gate=gate, lock_wait_seconds=lock_wait_seconds, cluster=cluster))
     return Backfill(runs, plan.refused)

@@ -4,6 +4,7 @@
       -> find files (a landing folder, or the files a published run processed, from the archive)
       -> per batch of files: read -> keep (raw archive) -> prepare (parse, normalise, identify)
            -> check (snapshot and record gates) -> curate -> check (publish gate) -> write
+         (prepare and the first check on a Dask cluster's workers, given one: ops/cluster.py)
       -> commit (the `runs` row that publishes the version; the DuckDB file) -> release and report
 
 `paperfeed run`, `backfill` and `rebuild`, the Prefect flows, the tests and the benchmark all call
@@ -28,6 +29,7 @@ from paperfeed.ops.batches import (
     write_batch,
     years_of,
 )
+from paperfeed.ops.cluster import Cluster
 from paperfeed.ops.context import FromArchive, FromLanding, IngestRequest, RunContext, Source, start_run
 from paperfeed.ops.finish import commit_run, finish_run
 from paperfeed.ops.steps import Steps
@@ -74,9 +76,11 @@ def run_ingest(
     gate: GateFactory = great_expectations_gate,
     lock_wait_seconds: float = DEFAULT_LOCK_WAIT_SECONDS,
     batch_bytes: int = PREPARE_BATCH_BYTES,
+    cluster: Cluster | None = None,
 ) -> RunSummary:
     """Ingest what `request` names into `warehouse` as (at most) one new dataset version, taking
-    its files about `batch_bytes` at a time.
+    its files about `batch_bytes` at a time. Given a Dask `cluster`, each batch's per-file work
+    (prepare, then the snapshot and record gates) runs on its workers; the rest runs here.
 
     Raises WarehouseLocked (another run holds the warehouse), LandingError (no such landing
     folder or file), ArchiveError (a damaged archive to replay), PublishBlocked (the publish gate
@@ -97,8 +101,12 @@ def run_ingest(
             new, known = split_known(raws, progress.snapshots, retry)
             years = years_of(new, ctx.year)
             steps("archive raw files", raw_archive.archive, warehouse.layout, raws, years, ctx.run_id, ctx.started_at)
-            prepared = steps("parse and normalise", prepare_batch, [(raw, years[raw.snapshot_id]) for raw in new])
-            checked = steps("quality gate", check_snapshots, run_gate, prepared)
+            items = [(raw, years[raw.snapshot_id]) for raw in new]
+            if cluster is None:
+                prepared = steps("parse and normalise", prepare_batch, items)
+                checked = steps("quality gate", check_snapshots, run_gate, prepared)
+            else:
+                checked = steps("parse, normalise and check on the cluster", cluster.prepare_and_check, items, run_gate)
             change, progress = steps("curate", curate_batch, warehouse, ctx.run_id, ctx.started_at, progress, checked, known)
             if not change.changed:
                 continue  # files ingested before: nothing to check or write (nor Great Expectations to load)

@@ -1,0 +1,149 @@
+"""A run's per-file work on an existing Dask cluster: read bytes in, prepared and checked snapshots out.
+
+Only the parallel part travels: decode, parse, date, normalise and identify each file, then the
+snapshot and record gates (every expectation of those two suites judges a row, a file or a record,
+on its own: a group of files gets the verdicts the whole batch would). Archive, curate and publish
+stay in the run's process, under the writer's lock, so the cluster never writes the warehouse.
+
+Workers run plain functions, not Prefect tasks: a Prefect task on a Dask worker costs about 0.3
+CPU-seconds of settings and client set-up (upstream PrefectHQ/prefect#17618), and a worker without
+a Prefect API would start a temporary server of its own. So workers need no Prefect at all; the
+run's Prefect flow shows the cluster step as one task. What they need is the same paperfeed: a
+worker with other code would prepare other rows, so connecting compares a digest of the code and
+the suites on every worker with the run's, and refuses the cluster if one differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from paperfeed.model.inputs import RawSnapshot
+from paperfeed.model.prepared import PreparedSnapshot
+from paperfeed.prepare.snapshot import prepare_snapshots
+from paperfeed.quality.gate import Gate, check_snapshots
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+# How long connecting waits for the scheduler, and then for a first worker.
+CONNECT_SECONDS = 10.0
+# A batch is cut into tasks of about this many bytes of files, and at least two per worker (so a
+# slow file does not leave the others idle). Each task pays a fixed cost (the two suites' GX
+# validation, about 0.1 s, and shipping the results back): 8 MB of files is about 60 files, a few
+# seconds of work. Measured in the README (Performance, "On a Dask cluster").
+TASK_BYTES = 8 * 1024 * 1024
+
+Item = tuple[RawSnapshot, int | None]  # a file's bytes and the --year it is dated with
+
+
+class ClusterError(RuntimeError):
+    """The Dask cluster cannot do the run's per-file work; the message says why."""
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """A connection to a Dask scheduler whose workers run this paperfeed."""
+
+    address: str
+    client: Client
+    task_bytes: int = TASK_BYTES
+
+    def prepare_and_check(self, items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
+        """prepare_snapshots then check_snapshots, on the workers, a group of files per task; the
+        snapshots in the items' order. A worker lost mid-task is replaced by Dask (the task runs again)."""
+        if not items:
+            return []
+        groups = list(file_groups(items, self.task_bytes, 2 * max(1, len(self.client.scheduler_info()["workers"]))))
+        futures = self.client.map(prepare_and_check, groups, gate=gate, pure=False)
+        try:
+            done: list[list[PreparedSnapshot]] = self.client.gather(futures)
+        finally:
+            self.client.cancel(futures)
+        return [snapshot for group in done for snapshot in group]
+
+
+def prepare_and_check(items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
+    """A group of files, prepared and checked (what a worker runs; what a run does locally, too)."""
+    return check_snapshots(gate, prepare_snapshots(items))
+
+
+def file_groups(items: list[Item], task_bytes: int, at_least: int) -> Iterator[list[Item]]:
+    """Consecutive files in groups of about `task_bytes`, at least `at_least` groups (given as many
+    files), cut where the bytes so far pass an even share."""
+    total = sum(len(raw.raw) for raw, _ in items)
+    groups = max(1, min(len(items), max(at_least, -(-total // task_bytes))))
+    group: list[Item] = []
+    size = made = 0
+    for n, item in enumerate(items):
+        group.append(item)
+        size += len(item[0].raw)
+        if made < groups - 1 and (size >= total * (made + 1) / groups or len(items) - n - 1 == groups - made - 1):
+            yield group
+            group, made = [], made + 1
+    if group:
+        yield group
+
+
+@contextmanager
+def connected(address: str | None, timeout: float = CONNECT_SECONDS) -> Iterator[Cluster | None]:
+    """The cluster at `address` (None: no cluster, the run works alone), closed afterwards.
+    ClusterError, at once, when the scheduler cannot be reached, has no worker, or a worker runs
+    other code."""
+    if address is None:
+        yield None
+        return
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=timeout, set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} (waited {timeout:g} s): {error}") from None
+    try:
+        _check_workers(client, address, timeout)
+        yield Cluster(address, client)
+    finally:
+        client.close()
+
+
+def _check_workers(client: Client, address: str, timeout: float) -> None:
+    try:
+        client.wait_for_workers(1, timeout=timeout)
+    except TimeoutError:
+        raise ClusterError(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s)") from None
+    ours = code_digest()
+    theirs: dict[str, Any] = client.run(_worker_digest, on_error="return")
+    for worker, digest in sorted(theirs.items()):
+        if isinstance(digest, BaseException):
+            raise ClusterError(f"Dask worker {worker} cannot run paperfeed: {type(digest).__name__}: {digest}")
+        if digest != ours:
+            raise ClusterError(
+                f"Dask worker {worker} runs other paperfeed code or suites than this run "
+                f"(digest {digest[:12]}, here {ours[:12]}): install the same paperfeed on every worker"
+            )
+
+
+def _worker_digest() -> str:
+    """code_digest, as a worker computes it (sent by name: each worker runs its own paperfeed's)."""
+    return code_digest()
+
+
+@cache
+def code_digest() -> str:
+    """sha256 over paperfeed's source and the expectation suites: equal on two machines that
+    prepare and check files alike."""
+    import paperfeed
+    from paperfeed.quality.gx import suites_dir
+
+    digest = hashlib.sha256()
+    package = Path(paperfeed.__file__).parent
+    files = sorted(package.rglob("*.py")) + sorted(suites_dir().glob("*.json"))
+    for file in files:
+        digest.update(str(file.relative_to(package if file.is_relative_to(package) else file.parent)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()

@@ -1,0 +1,87 @@
+"""A run's per-file work on a real Dask cluster: a `dask scheduler` and two `dask worker` processes
+on 127.0.0.1, started here and stopped after the module; the run reports to the session's
+Prefect server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from helpers import free_port, paperfeed
+from paperfeed.ops import cluster as cluster_module
+from paperfeed.ops.cluster import ClusterError, connected
+from paperfeed.storage.warehouse import Warehouse
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a scheduler with two single-threaded workers (each its own process)."""
+    logs = tmp_path_factory.mktemp("dask")
+    address = f"tcp://127.0.0.1:{free_port()}"
+    local = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]  # --no-dashboard still binds 0.0.0.0
+    commands = [
+        [str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *local],
+        *([str(BIN / "dask"), "worker", address, *local, "--nworkers", "1", "--nthreads", "1"] for _ in range(2)),
+    ]
+    processes = [
+        subprocess.Popen(command, stdout=(logs / f"{n}.log").open("w"), stderr=subprocess.STDOUT, cwd=logs)
+        for n, command in enumerate(commands)
+    ]
+    try:
+        from distributed import Client
+
+        with Client(address, timeout=60) as client:
+            client.wait_for_workers(2, timeout=120)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_cluster: str, sample_run: Path, tmp_path: Path) -> None:
+    warehouse = tmp_path / "warehouse"
+    result = paperfeed("run", "--warehouse", str(warehouse), "--dask-address", dask_cluster)
+    assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
+    on_cluster, alone = Warehouse.at(warehouse).current(), Warehouse.at(sample_run).current()
+    assert on_cluster is not None and alone is not None
+    assert on_cluster.fingerprints == alone.fingerprints and on_cluster.rows == alone.rows
+    # The work was done by the workers: the scheduler ran tasks of that name.
+    from distributed import Client
+
+    with Client(dask_cluster, timeout=30) as client:
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert "prepare_and_check" in prefixes
+
+
+def test_an_unreachable_scheduler_fails_the_command_at_once_in_one_line(tmp_path: Path) -> None:
+    nobody = f"tcp://127.0.0.1:{free_port()}"
+    started = time.monotonic()
+    result = paperfeed("run", "--warehouse", str(tmp_path / "warehouse"), "--dask-address", nobody, expect=5)
+    assert f"cannot reach the Dask scheduler at {nobody}" in result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+    assert time.monotonic() - started < 30  # the connect timeout (10 s), not Prefect's start and a failed run
+    assert not (tmp_path / "warehouse").exists() or Warehouse.at(tmp_path / "warehouse").current() is None
+
+
+def test_workers_with_other_code_or_suites_are_refused(dask_cluster: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Workers prepare files with their own paperfeed: one that differs would publish other rows."""
+    with connected(dask_cluster):  # the same code as here
+        pass
+    monkeypatch.setattr(cluster_module, "code_digest", lambda: "0" * 64)  # here only: the workers keep theirs
+    with pytest.raises(ClusterError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ runs other paperfeed code or suites than this run"):
+        with connected(dask_cluster):
+            pass

@@ -1,0 +1,22 @@
+"""How a batch is cut into tasks for a Dask cluster (paperfeed.ops.cluster.file_groups)."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from helpers import raw_snapshot
+from paperfeed.ops.cluster import file_groups
+
+
+@given(st.lists(st.integers(1, 5_000), min_size=1, max_size=40), st.integers(100, 20_000), st.integers(1, 8))
+def test_groups_keep_every_file_in_order_and_are_as_many_as_asked(sizes: list[int], task_bytes: int, at_least: int) -> None:
+    items = [(raw_snapshot(bytes([n % 256]) * size, name=f"{n}.txt"), 2025) for n, size in enumerate(sizes)]
+    groups = list(file_groups(items, task_bytes, at_least))
+    assert [item for group in groups for item in group] == items  # each file once, in order
+    assert all(groups)
+    total = sum(sizes)
+    assert len(groups) == min(len(items), max(at_least, -(-total // task_bytes)))
+    # No group holds much more than its share: at most one file past it.
+    share = total / len(groups)
+    assert all(sum(len(raw.raw) for raw, _ in group) <= share + max(sizes) for group in groups)
