@@ -12,7 +12,12 @@ taken between runs made side by side.
     temporary server; with --server also against a running `prefect server`), and a no-op re-run;
 (d) one new snapshot into a warehouse with 1 dataset version and into one with --versions;
 (e) the peak memory of a backfill of the whole synthetic feed in one run (a process of its own);
-(f) the disk bytes each version adds, beside the rows it changes.
+(f) the disk bytes each version adds, beside the rows it changes;
+(g) on a Dask cluster started here (a scheduler and one, then two, single-threaded workers on
+    127.0.0.1): the per-file work of --cluster-files files (prepare, snapshot and record gates)
+    as a run sends it, against the same work in this process: the orchestration overhead as a
+    fraction of the work, and the speed-up of two workers over one (workers warmed up first:
+    their first task imports Great Expectations, a few seconds, reported apart).
 
 The long history of (d) is built with paperfeed's run function and a gate that passes everything
 (Great Expectations would add two seconds to each of its runs); the runs that are measured use the
@@ -24,6 +29,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import os
 import resource
 import shutil
@@ -34,6 +40,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -282,13 +289,62 @@ def backfill(landing: Path, warehouse: Path) -> None:
           f"in version {summary.dataset_version}")
 
 
+def section_g(work: Path, files: int, repeat: int) -> None:
+    from distributed import Client
+
+    from paperfeed.ops.cluster import Cluster, prepare_and_check
+    from paperfeed.quality.gx import QualityGate
+
+    landing = work / "cluster-feed"
+    write_feed(landing, files=files, per_file=70, seed=11)
+    items = [(read_snapshot(f), None) for f in list_landing(landing).files]
+    size = sum(len(raw.raw) for raw, _ in items)
+    gate = QualityGate()
+    prepare_and_check(items[:5], gate)  # Great Expectations imported and its suites loaded, here too
+
+    def timed(call: Callable[[], object]) -> float:
+        times = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - started)
+        return statistics.median(times)
+
+    alone = timed(lambda: prepare_and_check(items, gate))
+    address = f"tcp://127.0.0.1:{free_port()}"
+    local = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
+    processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *local], stderr=subprocess.DEVNULL)]
+    try:
+        with Client(address, timeout=60) as client:
+            on: dict[int, float] = {}
+            for workers in (1, 2):
+                processes.append(subprocess.Popen(
+                    [str(BIN / "dask"), "worker", address, *local, "--nworkers", "1", "--nthreads", "1"], stderr=subprocess.DEVNULL
+                ))  # fmt: skip
+                client.wait_for_workers(workers, timeout=120)
+                cluster = Cluster(address, client)
+                started = time.perf_counter()
+                cluster.prepare_and_check(items[: 2 * workers], gate)  # each worker's first task
+                warm = time.perf_counter() - started
+                on[workers] = timed(functools.partial(cluster.prepare_and_check, items, gate))
+                print(f"(g) {len(items)} files ({size / 1e6:.0f} MB) on {workers} worker(s): {on[workers]:.2f} s "
+                      f"(first tasks, warming up: {warm:.1f} s)")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            process.wait()
+    print(f"(g) same work in this process {alone:.2f} s; orchestration overhead on 1 worker: "
+          f"{(on[1] - alone) / alone:+.1%} of the work; speed-up of 2 workers over 1: {on[1] / on[2]:.2f}x")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--versions", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--server", action="store_true", help="also measure (c) against a running Prefect server")
-    parser.add_argument("--only", default="abcdef", help="the sections to run, e.g. --only c (e needs the feed of a)")
+    parser.add_argument("--only", default="abcdefg", help="the sections to run, e.g. --only c (e needs the feed of a)")
+    parser.add_argument("--cluster-files", type=int, default=200, help="(g): the files sent to the Dask cluster")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (the (d) history, to profile a run into it)")
     parser.add_argument("--backfill", nargs=2, type=Path, help=argparse.SUPPRESS)  # (e), in a process of its own
     args = parser.parse_args()
@@ -307,6 +363,8 @@ def main() -> None:
             section_d_f(work, args.versions, args.repeat)
         if "e" in args.only and landing is not None:
             section_e(work, landing)
+        if "g" in args.only:
+            section_g(work, args.cluster_files, args.repeat)
 
 
 if __name__ == "__main__":
