@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from helpers import SAMPLES, abstract, feed_bytes, write_landing
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
@@ -26,3 +28,20 @@ def test_one_batch_a_file_publishes_what_one_batch_for_all_publishes(sample_ware
     assert (summary.n_papers, summary.n_appearances, summary.n_quarantined) == (282, 375, 1)
     assert one_by_one.current().fingerprints == together.current().fingerprints  # type: ignore[union-attr]
     assert {c.suite for c in summary.checks} == {c.suite for c in expected.checks} and summary.quality.passed == summary.quality.evaluated
+
+
+def test_a_runs_summary_counts_every_matching_decision_and_lists_the_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A backfill makes hundreds of thousands of decisions: the summary counts them all, lists the
+    first MATCHES_LISTED (joins first) over all batches, and says where the others are."""
+    monkeypatch.setattr("paperfeed.ops.batches.MATCHES_LISTED", 2)
+    papers = [(f"A Study of Topic {n}", abstract(f"topic {n}")) for n in range(3)]
+    revised = [(title + " Revisited", text) for title, text in papers]  # the same abstract under another title: joined
+    landing = write_landing(tmp_path / "landing", {"a.txt": feed_bytes("Mar 14", papers), "b.txt": feed_bytes("Mar 15", revised)})
+    summary = run_ingest(Warehouse.at(tmp_path / "warehouse"), IngestRequest(FromLanding(landing), 2025), batch_bytes=1)
+    assert (summary.n_matched, summary.n_candidates) == (3, 3)  # and "topic 0" and "topic 1" kept apart, listed
+    assert [m.decision for m in summary.matches] == ["joined", "joined"]
+    assert summary.matches_not_listed() == (
+        "The first 2 of 6 decisions; every one is in paper_matches: "
+        f"paperfeed sql \"SELECT * FROM paper_matches WHERE run_id = '{summary.run_id}'\""
+    )
+    assert summary.matches_not_listed() in summary.to_markdown()

@@ -77,8 +77,11 @@ def test_a_run_counts_and_lists_entity_resolutions_decisions(monkeypatch: pytest
         MatchDecision("videoarena a benchmark for video", "videoarena a benchmark and evaluation for video", "joined", "similar_title_corroborated", 0.91, 0.62),
         MatchDecision("d5rl diverse datasets", "d4rl datasets", "kept_apart", "numbers_differ", 0.84, None),
     ]  # fmt: skip
-    summary = RunSummary("r", RunStatus.PUBLISHED, 2, "w", "l", message="published", matches=matches, n_merged_papers=1)
-    assert (summary.n_matched, summary.n_candidates, summary.as_dict()["n_candidates"]) == (1, 1, 1)
+    summary = RunSummary(
+        "r", RunStatus.PUBLISHED, 2, "w", "l", message="published", n_matched=1, n_candidates=1, matches=matches, n_merged_papers=1
+    )
+    assert (summary.as_dict()["n_matched"], summary.as_dict()["n_candidates"]) == (1, 1)
+    assert summary.matches_not_listed() == ""  # all listed
     wide = Console(width=200, record=True)
     monkeypatch.setattr(console, "out", wide)
     console.print_run(summary)

@@ -141,7 +141,7 @@ def print_run(summary: RunSummary) -> None:
     counts = {status: summary.count(status) for status in FileStatus}
     totals.add_row("snapshots", ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none")
     totals.add_row("papers", f"{summary.n_new_papers} new, {summary.n_updated_papers} updated, {summary.n_papers} in all")
-    if summary.matches or summary.n_merged_papers:
+    if summary.n_matched or summary.n_candidates or summary.n_merged_papers:
         totals.add_row(
             "matching",
             f"{summary.n_matched} joined under another title or abstract, {_count(summary.n_merged_papers, 'paper')} merged, "

@@ -17,13 +17,14 @@ import polars as pl
 
 from paperfeed.config import PREPARE_BATCH_BYTES
 from paperfeed.curate.increment import Increment, increment
+from paperfeed.curate.match import JOINED, KEPT_APART
 from paperfeed.model.contracts import INTAKE_TABLES, SNAPSHOTS
 from paperfeed.model.inputs import LandingFile, RawSnapshot
 from paperfeed.model.prepared import PreparedSnapshot
 from paperfeed.model.status import FileStatus, SnapshotStatus
 from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.release import part
-from paperfeed.publish.summary import FileOutcome, MatchDecision
+from paperfeed.publish.summary import MATCHES_LISTED, FileOutcome, MatchDecision
 from paperfeed.quality.findings import Check
 from paperfeed.quality.gate import Gate, check_publish
 from paperfeed.storage.faults import crash_point
@@ -44,7 +45,9 @@ class Progress:
     failures: str = ""  # what the publish gate refused, in words ('' while nothing was)
     new_papers: frozenset[str] = frozenset()
     updated_papers: frozenset[str] = frozenset()
-    matches: tuple[MatchDecision, ...] = ()  # entity resolution's evidence, batch after batch
+    n_matched: int = 0  # records that joined a paper under another title or abstract
+    n_candidates: int = 0  # pairs kept apart, listed for review
+    matches: tuple[MatchDecision, ...] = ()  # the first MATCHES_LISTED of those decisions, over all batches
     merged_papers: frozenset[str] = frozenset()  # ids merged into another or renamed
     parts: dict[str, frozenset[str]] = field(default_factory=dict)  # per table, the release parts (weeks) it changed
 
@@ -137,7 +140,9 @@ def curate_batch(
         outcomes=[*progress.outcomes, *outcomes],
         new_papers=frozenset(new),
         updated_papers=frozenset(({renamed.get(p, p) for p in progress.updated_papers} | set(change.updated_papers)) - new),
-        matches=(*progress.matches, *match_decisions(change.evidence)),
+        n_matched=progress.n_matched + int((change.evidence["decision"] == JOINED).sum()),
+        n_candidates=progress.n_candidates + int((change.evidence["decision"] == KEPT_APART).sum()),
+        matches=tuple(sorted([*progress.matches, *match_decisions(change.evidence)], key=MatchDecision.listing_order)[:MATCHES_LISTED]),
         # Only ids that were published before this run count as merged away.
         merged_papers=progress.merged_papers | (set(renamed) - progress.new_papers),
         parts=parts,
@@ -147,9 +152,10 @@ def curate_batch(
 
 
 def match_decisions(evidence: pl.DataFrame) -> list[MatchDecision]:
-    """paper_matches rows -> the run summary's decisions, joins first, then by title score."""
+    """paper_matches rows -> the first MATCHES_LISTED of the run summary's decisions, joins first,
+    then by title score."""
     columns = ["title_key", "other_title_key", "decision", "rule", "title_score", "abstract_score"]
-    ordered = evidence.sort("decision", "title_score", "title_key", descending=[False, True, False])
+    ordered = evidence.sort("decision", "title_score", "title_key", descending=[False, True, False]).head(MATCHES_LISTED)
     return [MatchDecision(**row) for row in ordered.select(columns).iter_rows(named=True)]
 
 

@@ -44,6 +44,8 @@ def commit_run(warehouse: Warehouse, ctx: RunContext, base: DatasetVersion | Non
         n_updated_papers=len(progress.updated_papers),
         n_papers=progress.written.rows.get(PAPERS.name, 0),
         n_appearances=progress.written.rows.get(APPEARANCES.name, 0),
+        n_matched=progress.n_matched,
+        n_candidates=progress.n_candidates,
         matches=list(progress.matches),
         n_merged_papers=len(progress.merged_papers),
         checks=progress.checks,

@@ -130,6 +130,7 @@ def run_report(summary: RunSummary, days: list[tuple[str, int, int]], links: dic
             else '<p class="muted">No files.</p>',
             "<h2>Entity resolution</h2>",
             table(["decision", "rule", "title", "other title", "title score", "abstract score"], matches, numeric={4, 5})
+            + (f'<p class="muted">{escape(summary.matches_not_listed())}</p>' if summary.matches_not_listed() else "")
             if matches
             else '<p class="muted">Every record was a paper seen before under the same title and abstract, or a new paper.</p>',
             "<h2>Data quality</h2>",

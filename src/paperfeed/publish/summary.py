@@ -48,6 +48,10 @@ class FileOutcome:
         return self.date_source == "arrival"
 
 
+# How many of a run's matching decisions its summary, report and Prefect artifact list.
+MATCHES_LISTED = 200
+
+
 @dataclass(frozen=True)
 class MatchDecision:
     """One decision of entity resolution in the run that was not an exact repeat (paper_matches)."""
@@ -58,6 +62,10 @@ class MatchDecision:
     rule: str  # the joining rule, or why the pair was kept apart
     title_score: float
     abstract_score: float | None
+
+    def listing_order(self) -> tuple[str, float, str]:
+        """Joins first (decision names sort so), then by title score, highest first."""
+        return (self.decision, -self.title_score, self.title_key)
 
 
 @dataclass(frozen=True)
@@ -72,8 +80,12 @@ class RunSummary:
     n_updated_papers: int = 0
     n_papers: int = 0
     n_appearances: int = 0
-    # Entity resolution: the run's decisions that were not exact repeats, and how many papers were
-    # merged into another or took another id (the old id resolves through paper_aliases).
+    # Entity resolution: how many records joined a paper under another title or abstract, how many
+    # pairs were kept apart and listed for review, and how many papers were merged into another or
+    # took another id (the old id resolves through paper_aliases); the first MATCHES_LISTED of those
+    # decisions, joins first (a backfill makes hundreds of thousands: all are in paper_matches).
+    n_matched: int = 0
+    n_candidates: int = 0
     matches: list[MatchDecision] = field(default_factory=list)
     n_merged_papers: int = 0
     message: str = ""
@@ -91,15 +103,13 @@ class RunSummary:
     def n_quarantined(self) -> int:
         return sum(outcome.n_quarantined for outcome in self.outcomes)
 
-    @property
-    def n_matched(self) -> int:
-        """Records that joined a paper under another title or abstract."""
-        return sum(1 for m in self.matches if m.decision == "joined")
-
-    @property
-    def n_candidates(self) -> int:
-        """Pairs kept apart and listed for review."""
-        return sum(1 for m in self.matches if m.decision == "kept_apart")
+    def matches_not_listed(self) -> str:
+        """A line saying where the decisions not listed are ('' when all are)."""
+        total = self.n_matched + self.n_candidates
+        if total <= len(self.matches):
+            return ""
+        return (f"The first {len(self.matches):,} of {total:,} decisions; every one is in paper_matches: "
+                f"paperfeed sql \"SELECT * FROM paper_matches WHERE run_id = '{self.run_id}'\"")
 
     @property
     def had_input_problems(self) -> bool:
@@ -117,8 +127,6 @@ class RunSummary:
         return {
             **asdict(self),
             "n_quarantined": self.n_quarantined,
-            "n_matched": self.n_matched,
-            "n_candidates": self.n_candidates,
             "had_input_problems": self.had_input_problems,
         }
 
@@ -155,6 +163,8 @@ class RunSummary:
         if self.matches:
             lines += ["", "| decision | rule | title | other title | title score | abstract score |", "|---|---|---|---|---|---|"]
             lines += [f"| {m.decision} | {m.rule} | {m.title_key} | {m.other_title_key} | {m.title_score:.2f} | {_score(m.abstract_score)} |" for m in self.matches]
+            if self.matches_not_listed():
+                lines += ["", self.matches_not_listed()]
         return "\n".join(lines) + "\n"
 
 
