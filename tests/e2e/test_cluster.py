@@ -4,6 +4,9 @@ Prefect server."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -31,11 +34,11 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         [str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *local],
         *([str(BIN / "dask"), "worker", address, *local, "--nworkers", "1", "--nthreads", "1"] for _ in range(2)),
     ]
-    processes = [
-        subprocess.Popen(command, stdout=(logs / f"{n}.log").open("w"), stderr=subprocess.STDOUT, cwd=logs)
-        for n, command in enumerate(commands)
-    ]
+    processes: list[subprocess.Popen[bytes]] = []
     try:
+        for n, command in enumerate(commands):
+            with (logs / f"{n}.log").open("w") as log:  # each process (a worker: its nanny and its child) a session of its own
+                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=logs, start_new_session=True))
         from distributed import Client
 
         with Client(address, timeout=60) as client:
@@ -43,12 +46,14 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield address
     finally:
         for process in reversed(processes):
-            process.terminate()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
         for process in processes:
             try:
                 process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 

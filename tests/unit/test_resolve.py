@@ -266,19 +266,26 @@ def test_a_block_too_big_to_compare_is_dropped_in_the_index_of_a_run_too() -> No
 
 def test_a_boilerplate_sentence_held_by_too_many_papers_brings_none_of_them() -> None:
     """A sentence shared by more known papers than max_block ('the code will be made publicly
-    available ...') is no block: the index of a run does not even read those papers' abstracts."""
-    from paperfeed.curate.blocking import _reaching_abstracts, build_index
+    available ...') is no block, in the index of a run as in the index of the whole history: not
+    even for a paper the run's records reach through another key of its own."""
+    from paperfeed.curate.blocking import _abstract_members, build_index
 
     boilerplate = "The code and the trained models will be made publicly available on our project page."
     crowd = known(*((f"Topic {n} Study", f"{abstract(f'topic{n}')} {boilerplate}") for n in range(RULES.max_block + 1)))
-    new = records(("An Unrelated Survey", f"{abstract('elsewhere')} {boilerplate}"))
     sentence = "s:the code and the trained models will be made publicly available on our project page"
     assert sentence in build_index(crowd.head(RULES.max_block)).blocks  # one paper fewer: a block
     assert sentence not in build_index(crowd).blocks
-    assert _reaching_abstracts(crowd.lazy().select("paper_id", "abstract"), {sentence}, RULES).is_empty()
-    assert _reaching_abstracts(crowd.head(RULES.max_block).lazy().select("paper_id", "abstract"), {sentence}, RULES).height == RULES.max_block
-    assert build_index(crowd, new.select("title_key", "abstract")).paper_ids == []
-    same_as_over_the_whole_history(new, crowd)
+    assert _abstract_members(crowd.lazy().select("paper_id", "abstract"), {sentence}, RULES).is_empty()
+    assert _abstract_members(crowd.head(RULES.max_block).lazy().select("paper_id", "abstract"), {sentence}, RULES).height == RULES.max_block
+    only_boilerplate = records(("An Unrelated Survey", f"{abstract('elsewhere')} {boilerplate}"))
+    assert build_index(crowd, only_boilerplate.select("title_key", "abstract")).paper_ids == []
+    same_as_over_the_whole_history(only_boilerplate, crowd)
+    # A record sharing another sentence with the first paper of the crowd reaches that paper, and
+    # a second record with the boilerplate is still compared with none of the crowd through it.
+    both = records(("A Survey of Topic Zero", abstract("topic0")), ("An Unrelated Survey", f"{abstract('elsewhere')} {boilerplate}"))
+    reached = build_index(crowd, both.select("title_key", "abstract"))
+    assert sentence not in reached.blocks and len(reached.paper_ids) == 1
+    same_as_over_the_whole_history(both, crowd)
 
 
 def test_a_record_without_a_title_key_is_refused_in_words() -> None:

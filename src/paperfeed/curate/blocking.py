@@ -13,10 +13,11 @@ Keys are text, not hashes: no randomness, the same blocks in every process. Abst
 for a whole frame at once (Polars), by the same function for known papers and new records.
 
 A run does not index the whole history: `build_index(known, records)` keeps only the blocks its
-records' keys name, each whole, and the known papers in them. Which known titles and abstracts
-can hold such a key is decided vectorised first (a triple's words, an opening, a folded sentence
-found in the folded abstract), and only those are keyed one by one; the other papers cannot
-share a block with the records, so resolve() decides exactly as over the full index.
+records' keys name, each whole, and the known papers in them. Which known titles can hold such a
+key is decided vectorised first (a triple's words), and only those are keyed one by one; the
+abstract blocks come whole from hash joins of every known abstract's opening and folded sentences
+with the wanted keys. The other papers cannot share a block with the records, so resolve()
+decides exactly as over the full index.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ def build_index(known: pl.DataFrame | pl.LazyFrame, records: pl.DataFrame | None
     titles = known.select("paper_id", "title_key").drop_nulls().unique().collect()
     frequency = token_frequency(titles["title_key"])
     wanted = {key for keys in block_keys(records, frequency, rules) for key in keys}
-    reached = _reaching_abstracts(known.select("paper_id", "abstract").drop_nulls(), wanted, rules)
-    keyed = pl.concat([_title_keys(titles, frequency, wanted, rules), _abstract_keys(reached, wanted, rules)]).unique()
+    abstract_members = _abstract_members(known.select("paper_id", "abstract").drop_nulls(), wanted, rules)
+    keyed = pl.concat([_title_keys(titles, frequency, wanted, rules), abstract_members]).unique()
     kept = _blocks(keyed, rules)
     members = kept.select(pl.col("paper_id").explode()).unique()
     # The papers in the blocks, with every title and abstract of theirs (read again, streamed).
@@ -161,7 +162,7 @@ def _index(known: pl.DataFrame, rules: MatchRules) -> KnownIndex:
     frequency = token_frequency(known["title_key"])
     keyed = pl.concat([
         _title_keys(known.select("paper_id", "title_key").drop_nulls().unique(), frequency, None, rules),
-        _abstract_keys(known.select("paper_id", "abstract").drop_nulls().unique(), None, rules),
+        _abstract_keys(known.select("paper_id", "abstract").drop_nulls().unique(), rules),
     ]).unique()  # fmt: skip
     return _assemble(known, _blocks(keyed, rules), frequency, rules, known["paper_id"].unique())
 
@@ -225,16 +226,16 @@ def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[
     return titles.join(keys, on="title_key").select(list(_PAIRS))
 
 
-def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> the abstracts of the papers in a wanted abstract key's block
-    (a superset: _abstract_keys keeps the wanted keys only), streamed. A paper holds a wanted
-    opening if an abstract's opening is one, and a wanted sentence if one of its sentences, folded,
-    is one: both are hash joins with the wanted keys, built once (a pattern search over a batch's
-    hundreds of thousands of sentences would be rebuilt for every chunk). The joins give each
-    block's members, so blocks over max_block (a boilerplate sentence: 'code is available at ...')
-    are dropped here, as _blocks would: their papers are not read, and the cost of a run does not
-    grow with how often the history repeats a sentence. NFKC, most of the cost of folding, only
-    where the abstract is not ASCII (on ASCII it changes nothing)."""
+def _abstract_members(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRules) -> pl.DataFrame:
+    """abstracts: paper_id, abstract -> paper_id, key: the members of each wanted abstract key's
+    block (what _abstract_keys gives for those keys, then _blocks keeps), streamed. A paper holds
+    a wanted opening if an abstract's opening is one, and a wanted sentence if one of its
+    sentences, folded, is one: both are hash joins with the wanted keys, built once (a pattern
+    search over a batch's hundreds of thousands of sentences would be rebuilt for every chunk).
+    The joins see every paper, so a block over max_block (a boilerplate sentence: 'code is
+    available at ...') is dropped whole here, as in the index of the whole history, and its papers'
+    abstracts are never read. NFKC, most of the cost of folding, only where the abstract is not
+    ASCII (on ASCII it changes nothing)."""
     openings = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("o:"))}, schema={"key": pl.String})
     sentences = pl.LazyFrame({"key": sorted(k[2:] for k in wanted if k.startswith("s:"))}, schema={"key": pl.String})
     ascii_only = pl.col("abstract").str.contains(r"^[\x00-\x7F]*$")
@@ -255,15 +256,11 @@ def _reaching_abstracts(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchR
 
     members = pl.concat([*reach(ascii_only, _lowered_words), *reach(~ascii_only, _folded)]).unique()
     small = members.group_by("key").agg(pl.col("paper_id")).filter(pl.col("paper_id").list.len() <= rules.max_block)
-    papers = small.select(pl.col("paper_id").explode()).unique()
-    return abstracts.join(papers, on="paper_id", how="semi").unique().collect(engine="streaming")
+    return small.explode("paper_id").select(list(_PAIRS)).collect(engine="streaming")
 
 
-def _abstract_keys(abstracts: pl.DataFrame, wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
-    """abstracts: paper_id, abstract -> paper_id, key: the abstract block keys (of `wanted` only, if
-    given). Keyed row by row and joined back by row number, not by the abstracts' text."""
+def _abstract_keys(abstracts: pl.DataFrame, rules: MatchRules) -> pl.DataFrame:
+    """abstracts: paper_id, abstract -> paper_id, key: every abstract block key. Keyed row by row
+    and joined back by row number, not by the abstracts' text."""
     rows = abstracts.select("paper_id", "abstract").with_row_index("row", 0).cast({"row": pl.Int64})
-    keys = abstract_block_keys(rows, rules)
-    if wanted is not None:
-        keys = keys.filter(pl.col("key").is_in(sorted(wanted)))
-    return keys.join(rows.select("row", "paper_id"), on="row").select(list(_PAIRS))
+    return abstract_block_keys(rows, rules).join(rows.select("row", "paper_id"), on="row").select(list(_PAIRS))

@@ -16,10 +16,13 @@ the suites on every worker with the run's, and refuses the cluster if one differ
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections.abc import Iterator
+from concurrent.futures import CancelledError
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,13 +59,20 @@ class Cluster:
 
     def prepare_and_check(self, items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
         """prepare_snapshots then check_snapshots, on the workers, a group of files per task; the
-        snapshots in the items' order. A worker lost mid-task is replaced by Dask (the task runs again)."""
+        snapshots in the items' order. The files are scattered to the workers first (not carried
+        in the task graph through the scheduler). A worker lost mid-task is replaced by Dask (the
+        task runs again); a cluster lost altogether is a ClusterError."""
         if not items:
             return []
-        groups = list(file_groups(items, self.task_bytes, 2 * max(1, len(self.client.scheduler_info()["workers"]))))
-        futures = self.client.map(prepare_and_check, groups, gate=gate, pure=False)
+        threads = sum(self.client.nthreads().values())
+        groups = list(file_groups(items, self.task_bytes, 2 * max(1, threads)))
+        futures: list[Any] = []
         try:
-            done: list[list[PreparedSnapshot]] = self.client.gather(futures)
+            futures = self.client.scatter(groups)
+            futures += self.client.map(prepare_and_check, futures, gate=gate, pure=False)
+            done: list[list[PreparedSnapshot]] = self.client.gather(futures[len(groups):])
+        except (OSError, TimeoutError, CancelledError) as error:
+            raise ClusterError(f"the Dask cluster at {self.address} failed during the run: {_first_line(error)}") from None
         finally:
             self.client.cancel(futures)
         return [snapshot for group in done for snapshot in group]
@@ -99,11 +109,20 @@ def connected(address: str | None, timeout: float = CONNECT_SECONDS) -> Iterator
         yield None
         return
     from distributed import Client
+    from distributed.comm.addressing import parse_address, parse_host_port
+    from distributed.comm.registry import get_backend
 
+    try:  # checked before a Client is made: one that fails to start complains again as Python exits
+        scheme, location = parse_address(address)
+        get_backend(scheme)
+        if scheme in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as error:  # http://HOST:8787 is the dashboard's, say
+        raise ClusterError(f"{address!r} is not a Dask scheduler address (tcp://HOST:8786): {_first_line(error)}") from None
     try:
         client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as error:
-        raise ClusterError(f"cannot reach the Dask scheduler at {address} (waited {timeout:g} s): {error}") from None
+    except (OSError, TimeoutError, ValueError) as error:
+        raise ClusterError(f"cannot reach the Dask scheduler at {address} (waited {timeout:g} s): {_first_line(error)}") from None
     try:
         _check_workers(client, address, timeout)
         yield Cluster(address, client)
@@ -133,17 +152,30 @@ def _worker_digest() -> str:
     return code_digest()
 
 
+# What else decides the rows a worker prepares: the libraries its work runs on.
+_LIBRARIES = ("polars", "pyarrow", "pandas", "numpy", "great-expectations", "pylatexenc")
+
+
 @cache
 def code_digest() -> str:
-    """sha256 over paperfeed's source and the expectation suites: equal on two machines that
-    prepare and check files alike."""
+    """sha256 over paperfeed's source, the expectation suites, the Python version and the versions
+    of the libraries the per-file work uses: equal on two installs that prepare and check files alike
+    (wherever they are installed, editable or not)."""
     import paperfeed
     from paperfeed.quality.gx import suites_dir
 
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(f"python {sys.version_info[0]}.{sys.version_info[1]}".encode())
+    for library in _LIBRARIES:
+        digest.update(f"{library} {metadata.version(library)}".encode())
     package = Path(paperfeed.__file__).parent
-    files = sorted(package.rglob("*.py")) + sorted(suites_dir().glob("*.json"))
-    for file in files:
-        digest.update(str(file.relative_to(package if file.is_relative_to(package) else file.parent)).encode())
-        digest.update(file.read_bytes())
+    for root, pattern in ((package, "*.py"), (suites_dir(), "*.json")):
+        for file in sorted(root.rglob(pattern)):
+            if file.is_file() and not file.name.startswith("."):  # an editor's lock file is no source
+                digest.update(file.relative_to(root).as_posix().encode())
+                digest.update(file.read_bytes())
     return digest.hexdigest()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

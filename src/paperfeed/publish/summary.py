@@ -106,7 +106,7 @@ class RunSummary:
     def matches_not_listed(self) -> str:
         """A line saying where the decisions not listed are ('' when all are)."""
         total = self.n_matched + self.n_candidates
-        if total <= len(self.matches):
+        if total <= len(self.matches) or self.status is not RunStatus.PUBLISHED:  # else its rows were rolled back
             return ""
         return (f"The first {len(self.matches):,} of {total:,} decisions; every one is in paper_matches: "
                 f"paperfeed sql \"SELECT * FROM paper_matches WHERE run_id = '{self.run_id}'\"")

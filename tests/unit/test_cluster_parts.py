@@ -1,12 +1,13 @@
-"""How a batch is cut into tasks for a Dask cluster (paperfeed.ops.cluster.file_groups)."""
+"""The parts of paperfeed.ops.cluster that need no cluster: how a batch is cut into tasks, what is refused before connecting."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from helpers import raw_snapshot
-from paperfeed.ops.cluster import file_groups
+from paperfeed.ops.cluster import ClusterError, connected, file_groups
 
 
 @given(st.lists(st.integers(1, 5_000), min_size=1, max_size=40), st.integers(100, 20_000), st.integers(1, 8))
@@ -20,3 +21,10 @@ def test_groups_keep_every_file_in_order_and_are_as_many_as_asked(sizes: list[in
     # No group holds much more than its share: at most one file past it.
     share = total / len(groups)
     assert all(sum(len(raw.raw) for raw, _ in group) <= share + max(sizes) for group in groups)
+
+
+@pytest.mark.parametrize("address", ["http://127.0.0.1:8787", "tcp://127.0.0.1:notaport", "ftp://host"])
+def test_an_address_that_is_no_scheduler_is_refused_in_one_line(address: str) -> None:
+    with pytest.raises(ClusterError, match=rf"^'{address}' is not a Dask scheduler address \(tcp://HOST:8786\): "):
+        with connected(address):
+            pass
