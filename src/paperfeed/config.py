@@ -22,6 +22,7 @@ DEFAULT_SERVE_SETTLE_SECONDS = 60.0
 # A run prepares its new files in batches of about this many bytes, so that a backfill of any size
 # holds one batch of parsed text at a time. Measured on a million records (README, Performance),
 # before entity resolution ran in every run: 64 MB batches peaked at 1.64 GB, 32 MB ones at 1.19 GB
-# for about a third more time (each batch pays the gates' fixed cost). With it, memory grows from
-# batch to batch (3.1 GB after 27 batches), for reasons not yet found.
+# for about a third more time (each batch pays the gates' fixed cost). With it, each batch's
+# matching reads every known title and abstract, so memory and time grow with the history
+# (2026-12-02: peak 2.6 GB with 64 MB batches, 2.2 GB with 32 MB ones; README, Performance).
 PREPARE_BATCH_BYTES = 64 * 1024 * 1024

@@ -69,7 +69,7 @@ def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_clus
 
     with Client(dask_cluster, timeout=30) as client:
         prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-    assert "prepare_and_check" in prefixes
+    assert "prepared_on_worker" in prefixes
 
 
 def test_an_unreachable_scheduler_fails_the_command_at_once_in_one_line(tmp_path: Path) -> None:

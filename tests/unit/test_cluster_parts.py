@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from helpers import raw_snapshot
-from paperfeed.ops.cluster import ClusterError, connected, file_groups
+from helpers import SAMPLES, abstract, prepared, raw_snapshot
+from paperfeed.ops.cluster import ClusterError, connected, file_groups, received, shipped
+from paperfeed.prepare.snapshot import prepare_snapshot
 
 
 @given(st.lists(st.integers(1, 5_000), min_size=1, max_size=40), st.integers(100, 20_000), st.integers(1, 8))
@@ -28,3 +31,19 @@ def test_an_address_that_is_no_scheduler_is_refused_in_one_line(address: str) ->
     with pytest.raises(ClusterError, match=rf"^'{address}' is not a Dask scheduler address \(tcp://HOST:8786\): "):
         with connected(address):
             pass
+
+
+def test_what_workers_ship_back_is_received_as_it_was_prepared() -> None:
+    """Raw texts equal to their normalised texts are left out on the way back, and put back."""
+    snapshots = [prepare_snapshot(raw_snapshot(path.read_bytes(), path.name), 2025) for path in SAMPLES]
+    snapshots.append(prepared("Mar 14", [
+        ("Spaced   Out\tTitle", "An abstract  with \\textbf{LaTeX} and\ttabs. " + abstract("latex")),
+        ("A Title Whose Abstract Was Lost", None),
+        ("Plain Title", abstract("plain")),
+    ]))  # fmt: skip
+    for snapshot in snapshots:
+        sent = shipped(snapshot)
+        assert sent.records["abstract_raw"].null_count() > snapshot.records["abstract_raw"].null_count()  # something left out
+        back = received(sent)
+        assert back.records.equals(snapshot.records) and back.records.schema == snapshot.records.schema
+        assert replace(back, records=snapshot.records) == replace(snapshot, records=snapshot.records)

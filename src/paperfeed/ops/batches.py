@@ -1,8 +1,9 @@
 """A run's work on one batch of files: read, keep, prepare, check, curate, check again, write.
 
 A run takes its new files a batch at a time (about PREPARE_BATCH_BYTES of them), so it holds one
-batch of parsed text at a time. Its memory still grows from batch to batch (measured on a million
-records: the README's Performance section, "A long backfill's memory"), above the 1.5 GB aimed at. Each batch's changes are written to the tables as
+batch of parsed text at a time. Its memory still grows from batch to batch, as each batch's
+matching reads every known title and abstract (measured on a million records: the README's
+Performance section, "A long backfill's memory"), above the 1.5 GB aimed at. Each batch's changes are written to the tables as
 Delta versions that no dataset version names yet; the run's `runs` commit, after its last batch,
 publishes them all at once (ops/finish.py). `Progress` is what a run carries from batch to batch.
 """

@@ -20,11 +20,13 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import polars as pl
 
 from paperfeed.model.inputs import RawSnapshot
 from paperfeed.model.prepared import PreparedSnapshot
@@ -36,11 +38,11 @@ if TYPE_CHECKING:
 
 # How long connecting waits for the scheduler, and then for a first worker.
 CONNECT_SECONDS = 10.0
-# A batch is cut into tasks of about this many bytes of files, and at least two per worker (so a
-# slow file does not leave the others idle). Each task pays a fixed cost (the two suites' GX
-# validation, about 0.1 s, and shipping the results back): 8 MB of files is about 60 files, a few
-# seconds of work. Measured in the README (Performance, "On a Dask cluster").
-TASK_BYTES = 8 * 1024 * 1024
+# A batch is cut into tasks of about this many bytes of files, and at least one per worker thread.
+# Each task pays a fixed cost (the two suites' Great Expectations validation, about 0.05-0.1 s)
+# on top of about 0.08 s of work per MB: 16 MB is about 130 files, over a second of work.
+# Measured in the README (Performance, "(g)").
+TASK_BYTES = 16 * 1024 * 1024
 
 Item = tuple[RawSnapshot, int | None]  # a file's bytes and the --year it is dated with
 
@@ -65,22 +67,49 @@ class Cluster:
         if not items:
             return []
         threads = sum(self.client.nthreads().values())
-        groups = list(file_groups(items, self.task_bytes, 2 * max(1, threads)))
+        groups = list(file_groups(items, self.task_bytes, max(1, threads)))
         futures: list[Any] = []
         try:
-            futures = self.client.scatter(groups)
-            futures += self.client.map(prepare_and_check, futures, gate=gate, pure=False)
+            futures = self.client.scatter(groups, hash=False)  # hashing 64 MB of bytes for a key costs 0.2 s
+            futures += self.client.map(prepared_on_worker, futures, gate=gate, pure=False)
             done: list[list[PreparedSnapshot]] = self.client.gather(futures[len(groups):])
         except (OSError, TimeoutError, CancelledError) as error:
             raise ClusterError(f"the Dask cluster at {self.address} failed during the run: {_first_line(error)}") from None
         finally:
             self.client.cancel(futures)
-        return [snapshot for group in done for snapshot in group]
+        return [received(snapshot) for group in done for snapshot in group]
 
 
 def prepare_and_check(items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
-    """A group of files, prepared and checked (what a worker runs; what a run does locally, too)."""
+    """A group of files, prepared and checked (what a run does locally, in two steps)."""
     return check_snapshots(gate, prepare_snapshots(items))
+
+
+def prepared_on_worker(items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
+    """What a worker runs: prepare_and_check, the results made ready to ship."""
+    return [shipped(snapshot) for snapshot in prepare_and_check(items, gate)]
+
+
+# A record's raw title and abstract, and the same texts normalised: mostly equal, and shipping both
+# back from the workers is most of the cluster's overhead (64 MB of results for 24 MB of files).
+_RAW_TEXTS = {"title_raw": "title", "abstract_raw": "abstract"}
+
+
+def shipped(snapshot: PreparedSnapshot) -> PreparedSnapshot:
+    """The snapshot with each raw text left out (null) where the normalised text equals it."""
+    present = {raw: text for raw, text in _RAW_TEXTS.items() if {raw, text} <= set(snapshot.records.columns)}
+    return replace(snapshot, records=snapshot.records.with_columns(
+        pl.when(pl.col(raw) == pl.col(text)).then(None).otherwise(pl.col(raw)).alias(raw) for raw, text in present.items()
+    ))  # fmt: skip
+
+
+def received(snapshot: PreparedSnapshot) -> PreparedSnapshot:
+    """shipped, undone: a raw text left out is its normalised text (a raw text that was null has
+    a null normalised text, so the two cases give the same)."""
+    present = {raw: text for raw, text in _RAW_TEXTS.items() if {raw, text} <= set(snapshot.records.columns)}
+    return replace(snapshot, records=snapshot.records.with_columns(
+        pl.coalesce(raw, text).alias(raw) for raw, text in present.items()
+    ))  # fmt: skip
 
 
 def file_groups(items: list[Item], task_bytes: int, at_least: int) -> Iterator[list[Item]]:
