@@ -151,19 +151,23 @@ def test_a_ctrl_c_that_a_library_swallowed_is_still_a_ctrl_c(tmp_path: Path, cap
 
     def a_query_that_swallows_ctrl_c() -> str:
         try:
-            # raise(3) delivers it to this thread: os.kill may hand it to another of the process's
-            # threads (a Dask client's loop, Rust pools), and then this sleep is not cut short.
-            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGINT)  # to this thread, as a terminal's Ctrl-C reaches the main one
             time.sleep(5)  # Python runs the handler here at the latest
         except KeyboardInterrupt:
             return "published, but the DuckDB file was not rewritten: Query interrupted"
         raise AssertionError("the Ctrl-C did not arrive")
 
-    with pytest.raises(typer.Exit) as exit_, interruptible(tmp_path / "warehouse"):
-        orchestrated(a_query_that_swallows_ctrl_c)
+    # Python's own handler, as in a terminal: pytest started in the background by a shell without
+    # job control (`cmd &` in a script) inherits SIGINT ignored, and a command then rightly ignores it.
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(typer.Exit) as exit_, interruptible(tmp_path / "warehouse"):
+            orchestrated(a_query_that_swallows_ctrl_c)
+    finally:
+        restored = signal.signal(signal.SIGINT, inherited)
+    assert restored is signal.default_int_handler  # the command put Python's own handler back
     assert exit_.value.exit_code == 130
     assert "interrupted: nothing was published" in capsys.readouterr().err
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Python's own handler is back
     assert orchestrated(lambda: "rebuilt") == "rebuilt"  # the next command (rebuild, say) is not interrupted
 
 
