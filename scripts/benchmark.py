@@ -322,7 +322,7 @@ def section_g(work: Path, files: int, repeat: int) -> None:
                     [str(BIN / "dask"), "worker", address, *local, "--nworkers", "1", "--nthreads", "1"], stderr=subprocess.DEVNULL
                 ))  # fmt: skip
                 client.wait_for_workers(workers, timeout=120)
-                cluster = Cluster(address, client)
+                cluster = Cluster(address, client, set(client.nthreads()))
                 started = time.perf_counter()
                 cluster.prepare_and_check(items[: 2 * workers], gate)  # each worker's first task
                 warm = time.perf_counter() - started

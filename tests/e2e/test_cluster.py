@@ -90,3 +90,34 @@ def test_workers_with_other_code_or_suites_are_refused(dask_cluster: str, monkey
     with pytest.raises(ClusterError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ runs other paperfeed code or suites than this run"):
         with connected(dask_cluster):
             pass
+
+
+def test_a_worker_that_joins_during_a_run_is_checked_before_it_gets_work(
+    dask_cluster: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from distributed import Client
+
+    from helpers import SAMPLES, raw_snapshot
+    from paperfeed.quality.gx import QualityGate
+
+    items = [(raw_snapshot(path.read_bytes(), path.name), 2025) for path in SAMPLES]
+    with connected(dask_cluster) as cluster:
+        assert cluster is not None and len(cluster.checked) == 2
+        with (tmp_path / "third.log").open("w") as log:
+            third = subprocess.Popen(
+                [str(BIN / "dask"), "worker", dask_cluster, "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
+                 "--nworkers", "1", "--nthreads", "1"],
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+        try:
+            with Client(dask_cluster, timeout=30) as client:
+                client.wait_for_workers(3, timeout=120)
+            # Here only: the two workers checked at connecting pass; the new one is compared now, and differs.
+            monkeypatch.setattr(cluster_module, "code_digest", lambda: "0" * 64)
+            with pytest.raises(ClusterError, match=r"Dask worker tcp://127\.0\.0\.1:\d+ runs other paperfeed code"):
+                cluster.prepare_and_check(items, QualityGate())
+            assert len(cluster.checked) == 2
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(third.pid, signal.SIGTERM)
+            third.wait(timeout=30)

@@ -57,15 +57,19 @@ class Cluster:
 
     address: str
     client: Client
+    checked: set[str]  # the workers whose code was compared with the run's
     task_bytes: int = TASK_BYTES
 
     def prepare_and_check(self, items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
         """prepare_snapshots then check_snapshots, on the workers, a group of files per task; the
         snapshots in the items' order. The files are scattered to the workers first (not carried
         in the task graph through the scheduler). A worker lost mid-task is replaced by Dask (the
-        task runs again); a cluster lost altogether is a ClusterError."""
+        task runs again); a cluster lost altogether is a ClusterError. A worker that joined since
+        the run connected has its code checked before its results are used (ClusterError if it
+        runs other code): at the start of each batch, and for any that ran a task meanwhile."""
         if not items:
             return []
+        self._check_joined(set(self.client.nthreads()))
         threads = sum(self.client.nthreads().values())
         groups = list(file_groups(items, self.task_bytes, max(1, threads)))
         futures: list[Any] = []
@@ -73,11 +77,19 @@ class Cluster:
             futures = self.client.scatter(groups, hash=False)  # hashing 64 MB of bytes for a key costs 0.2 s
             futures += self.client.map(prepared_on_worker, futures, gate=gate, pure=False)
             done: list[list[PreparedSnapshot]] = self.client.gather(futures[len(groups):])
+            ran = self.client.who_has(futures[len(groups):])
+            self._check_joined({worker for workers in ran.values() for worker in workers})
         except (OSError, TimeoutError, CancelledError) as error:
             raise ClusterError(f"the Dask cluster at {self.address} failed during the run: {_first_line(error)}") from None
         finally:
             self.client.cancel(futures)
         return [received(snapshot) for group in done for snapshot in group]
+
+    def _check_joined(self, workers: set[str]) -> None:
+        joined = sorted(workers - self.checked)
+        if joined:
+            check_code(self.client, self.address, joined)
+            self.checked.update(joined)
 
 
 def prepare_and_check(items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
@@ -153,19 +165,21 @@ def connected(address: str | None, timeout: float = CONNECT_SECONDS) -> Iterator
     except (OSError, TimeoutError, ValueError) as error:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} (waited {timeout:g} s): {_first_line(error)}") from None
     try:
-        _check_workers(client, address, timeout)
-        yield Cluster(address, client)
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            raise ClusterError(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s)") from None
+        workers = sorted(client.nthreads())
+        check_code(client, address, workers)
+        yield Cluster(address, client, set(workers))
     finally:
         client.close()
 
 
-def _check_workers(client: Client, address: str, timeout: float) -> None:
-    try:
-        client.wait_for_workers(1, timeout=timeout)
-    except TimeoutError:
-        raise ClusterError(f"the Dask scheduler at {address} has no workers (waited {timeout:g} s)") from None
+def check_code(client: Client, address: str, workers: list[str]) -> None:
+    """ClusterError unless each of these workers runs the run's paperfeed (code_digest)."""
     ours = code_digest()
-    theirs: dict[str, Any] = client.run(_worker_digest, on_error="return")
+    theirs: dict[str, Any] = client.run(_worker_digest, workers=workers, on_error="return")
     for worker, digest in sorted(theirs.items()):
         if isinstance(digest, BaseException):
             raise ClusterError(f"Dask worker {worker} cannot run paperfeed: {type(digest).__name__}: {digest}")
