@@ -24,37 +24,51 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
 BIN = Path(sys.executable).parent
 
 
+LOCAL = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]  # --no-dashboard still binds 0.0.0.0
+
+
+def worker_command(address: str) -> list[str]:
+    """A `dask worker` of one single-threaded process on 127.0.0.1."""
+    return [str(BIN / "dask"), "worker", address, *LOCAL, "--nworkers", "1", "--nthreads", "1"]
+
+
+def started(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """`command` in a session of its own (a worker is a nanny and its child: stopped together by
+    killing the group), its output to `log`."""
+    with log.open("w") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop each process's group, the last started first (SIGKILL if it takes over 30 s)."""
+    for process in reversed(processes):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
 @pytest.fixture(scope="module")
 def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The address of a scheduler with two single-threaded workers (each its own process)."""
     logs = tmp_path_factory.mktemp("dask")
     address = f"tcp://127.0.0.1:{free_port()}"
-    local = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]  # --no-dashboard still binds 0.0.0.0
-    commands = [
-        [str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *local],
-        *([str(BIN / "dask"), "worker", address, *local, "--nworkers", "1", "--nthreads", "1"] for _ in range(2)),
-    ]
     processes: list[subprocess.Popen[bytes]] = []
     try:
-        for n, command in enumerate(commands):
-            with (logs / f"{n}.log").open("w") as log:  # each process (a worker: its nanny and its child) a session of its own
-                processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=logs, start_new_session=True))
+        processes.append(started([str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *LOCAL], logs / "scheduler.log"))
+        processes += [started(worker_command(address), logs / f"worker-{n}.log") for n in range(2)]
         from distributed import Client
 
         with Client(address, timeout=60) as client:
             client.wait_for_workers(2, timeout=120)
         yield address
     finally:
-        for process in reversed(processes):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop(processes)
 
 
 def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_cluster: str, sample_run: Path, tmp_path: Path) -> None:
@@ -103,12 +117,7 @@ def test_a_worker_that_joins_during_a_run_is_checked_before_it_gets_work(
     items = [(raw_snapshot(path.read_bytes(), path.name), 2025) for path in SAMPLES]
     with connected(dask_cluster) as cluster:
         assert cluster is not None and len(cluster.checked) == 2
-        with (tmp_path / "third.log").open("w") as log:
-            third = subprocess.Popen(
-                [str(BIN / "dask"), "worker", dask_cluster, "--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0",
-                 "--nworkers", "1", "--nthreads", "1"],
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )  # fmt: skip
+        third = started(worker_command(dask_cluster), tmp_path / "third.log")
         try:
             with Client(dask_cluster, timeout=30) as client:
                 client.wait_for_workers(3, timeout=120)
@@ -118,6 +127,4 @@ def test_a_worker_that_joins_during_a_run_is_checked_before_it_gets_work(
                 cluster.prepare_and_check(items, QualityGate())
             assert len(cluster.checked) == 2
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(third.pid, signal.SIGTERM)
-            third.wait(timeout=30)
+            stop([third])

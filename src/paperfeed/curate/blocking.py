@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TypeVar
 
 import polars as pl
 
@@ -167,8 +168,9 @@ def _index(known: pl.DataFrame, rules: MatchRules) -> KnownIndex:
     return _assemble(known, _blocks(keyed, rules), frequency, rules, known["paper_id"].unique())
 
 
-def _blocks(keyed: pl.DataFrame, rules: MatchRules) -> pl.DataFrame:
-    """paper_id, key -> key, paper_id (list): the blocks, without those over max_block (an exact title's stay)."""
+def _blocks(keyed: Frame, rules: MatchRules) -> Frame:
+    """paper_id, key -> key, paper_id (list): the blocks, without those over max_block (an exact
+    title's stay). Eager or lazy, as given."""
     return (
         keyed.group_by("key")
         .agg(pl.col("paper_id"))
@@ -204,6 +206,7 @@ def require_title_keys(records: pl.DataFrame) -> None:
 
 
 _PAIRS = {"paper_id": pl.String, "key": pl.String}
+Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
@@ -255,8 +258,7 @@ def _abstract_members(abstracts: pl.LazyFrame, wanted: set[str], rules: MatchRul
         ]
 
     members = pl.concat([*reach(ascii_only, _lowered_words), *reach(~ascii_only, _folded)]).unique()
-    small = members.group_by("key").agg(pl.col("paper_id")).filter(pl.col("paper_id").list.len() <= rules.max_block)
-    return small.explode("paper_id").select(list(_PAIRS)).collect(engine="streaming")
+    return _blocks(members, rules).explode("paper_id").select(list(_PAIRS)).collect(engine="streaming")
 
 
 def _abstract_keys(abstracts: pl.DataFrame, rules: MatchRules) -> pl.DataFrame:

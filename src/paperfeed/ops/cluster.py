@@ -69,8 +69,9 @@ class Cluster:
         runs other code): at the start of each batch, and for any that ran a task meanwhile."""
         if not items:
             return []
-        self._check_joined(set(self.client.nthreads()))
-        threads = sum(self.client.nthreads().values())
+        nthreads = self.client.nthreads()
+        self._check_joined(set(nthreads))
+        threads = sum(nthreads.values())
         groups = list(file_groups(items, self.task_bytes, max(1, threads)))
         futures: list[Any] = []
         try:
@@ -109,19 +110,23 @@ _RAW_TEXTS = {"title_raw": "title", "abstract_raw": "abstract"}
 
 def shipped(snapshot: PreparedSnapshot) -> PreparedSnapshot:
     """The snapshot with each raw text left out (null) where the normalised text equals it."""
-    present = {raw: text for raw, text in _RAW_TEXTS.items() if {raw, text} <= set(snapshot.records.columns)}
     return replace(snapshot, records=snapshot.records.with_columns(
-        pl.when(pl.col(raw) == pl.col(text)).then(None).otherwise(pl.col(raw)).alias(raw) for raw, text in present.items()
+        pl.when(pl.col(raw) == pl.col(text)).then(None).otherwise(pl.col(raw)).alias(raw) for raw, text in _raw_texts(snapshot)
     ))  # fmt: skip
 
 
 def received(snapshot: PreparedSnapshot) -> PreparedSnapshot:
     """shipped, undone: a raw text left out is its normalised text (a raw text that was null has
     a null normalised text, so the two cases give the same)."""
-    present = {raw: text for raw, text in _RAW_TEXTS.items() if {raw, text} <= set(snapshot.records.columns)}
     return replace(snapshot, records=snapshot.records.with_columns(
-        pl.coalesce(raw, text).alias(raw) for raw, text in present.items()
+        pl.coalesce(raw, text).alias(raw) for raw, text in _raw_texts(snapshot)
     ))  # fmt: skip
+
+
+def _raw_texts(snapshot: PreparedSnapshot) -> list[tuple[str, str]]:
+    """(raw, normalised) column pairs the snapshot's records hold (a rejected file's may hold none)."""
+    columns = set(snapshot.records.columns)
+    return [(raw, text) for raw, text in _RAW_TEXTS.items() if {raw, text} <= columns]
 
 
 def file_groups(items: list[Item], task_bytes: int, at_least: int) -> Iterator[list[Item]]:
