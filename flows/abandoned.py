@@ -29,13 +29,15 @@ from prefect.client.schemas.objects import StateType
 from prefect.states import Crashed
 from prefect.types import DateTime
 
+from paperfeed.storage.layout import absolute
+
 # Not paperfeed-rebuild: its `warehouse` is the one it reads, whose lock it does not hold.
 FLOWS = ["paperfeed-ingest", "paperfeed-backfill"]
 COMMAND_TAG = "paperfeed-command"  # on the flow runs of `paperfeed run` and `paperfeed backfill`
 NOT_FINAL = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
-def finish_abandoned_runs(warehouse: Path, since: dt.datetime | None = None, message: str = "") -> int:
+def finish_abandoned_runs(warehouse: str, since: dt.datetime | None = None, message: str = "") -> int:
     """Mark Crashed the command-started flow runs of `warehouse` that are not final (only those
     expected to start after `since`, if given). Call with the warehouse's lock held. The count."""
     runs_filter = FlowRunFilter(
@@ -45,7 +47,7 @@ def finish_abandoned_runs(warehouse: Path, since: dt.datetime | None = None, mes
         # Prefect's filter types its times as its own DateTime; pydantic converts a datetime.
         expected_start_time=FlowRunFilterExpectedStartTime(after_=cast(DateTime, since)) if since else None,
     )
-    mine = str(warehouse.resolve())
+    mine = absolute(warehouse)
     finished = 0
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)), flow_run_filter=runs_filter):

@@ -11,9 +11,11 @@ import multiprocessing.forkserver
 import multiprocessing.process
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,11 +148,46 @@ def copied(warehouse: Path, into: Path) -> Path:
     return copy
 
 
+BUCKET = "paperfeed"  # the S3 test server's one bucket (tests/e2e/conftest.py)
+
+
+@dataclass(frozen=True)
+class S3:
+    """An S3-compatible store on 127.0.0.1 with one bucket, and the variables that reach it."""
+
+    env: dict[str, str]
+
+    def warehouse(self) -> str:
+        """A warehouse address of its own under the bucket (tests share the store, not prefixes)."""
+        return f"s3://{BUCKET}/{uuid.uuid4().hex[:12]}"
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on (for a server a test starts)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def started(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """A server `command` in a session of its own (a process and its children, stopped together
+    by killing the group), its output to `log`."""
+    with log.open("w") as out:
+        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True)
+
+
+def stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    """Stop each process's group, the last started first (SIGKILL if it takes over 30 s)."""
+    for process in reversed(processes):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def paperfeed(*args: str, expect: int = 0, stdin: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:

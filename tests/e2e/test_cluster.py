@@ -4,9 +4,6 @@ Prefect server."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -15,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import free_port, paperfeed
+from helpers import free_port, paperfeed, started, stop
 from paperfeed.ops import cluster as cluster_module
 from paperfeed.ops.cluster import ClusterError, connected
 from paperfeed.storage.warehouse import Warehouse
@@ -30,27 +27,6 @@ LOCAL = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]  # --no-da
 def worker_command(address: str) -> list[str]:
     """A `dask worker` of one single-threaded process on 127.0.0.1."""
     return [str(BIN / "dask"), "worker", address, *LOCAL, "--nworkers", "1", "--nthreads", "1"]
-
-
-def started(command: list[str], log: Path) -> subprocess.Popen[bytes]:
-    """`command` in a session of its own (a worker is a nanny and its child: stopped together by
-    killing the group), its output to `log`."""
-    with log.open("w") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True)
-
-
-def stop(processes: list[subprocess.Popen[bytes]]) -> None:
-    """Stop each process's group, the last started first (SIGKILL if it takes over 30 s)."""
-    for process in reversed(processes):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGTERM)
-    for process in processes:
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ def test_a_duplicate_paper_id_blocks_the_publish_and_leaves_the_previous_version
 
     # The steps of run_ingest up to the publish gate, with a batch broken on purpose.
     source = FromLanding(write_landing(tmp_path / "landing", {"b.txt": feed_bytes("Mar 15", [("Paper Two", abstract("two"))])}))
-    ctx = start_run(IngestRequest(source, 2025), store.root)
+    ctx = start_run(IngestRequest(source, 2025), store.location)
     gate = great_expectations_gate(store, ctx)
     base = load_state(store)
     raws = read_files(source, find_files(source).files)

@@ -34,7 +34,13 @@ class Exit(IntEnum):
 
 
 # The same option means the same thing in every command.
-WarehouseOption = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder.", file_okay=False)]
+WarehouseOption = Annotated[
+    str,
+    typer.Option(
+        "--warehouse", "-w", envvar="PAPERFEED_WAREHOUSE",
+        help="Warehouse folder, or s3://bucket/prefix on S3-compatible object storage (README: On object storage).",
+    ),
+]
 LandingOption = Annotated[
     Path | None, typer.Option("--landing", "-l", help="Folder of snapshot files. Default: the bundled sample feed.")
 ]
@@ -54,7 +60,7 @@ DaskOption = Annotated[
     ),
 ]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
-DEFAULT_WAREHOUSE = config.DEFAULT_WAREHOUSE
+DEFAULT_WAREHOUSE = str(config.DEFAULT_WAREHOUSE)
 DEFAULT_WAIT = config.DEFAULT_LOCK_WAIT_SECONDS
 
 

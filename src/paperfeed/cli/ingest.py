@@ -37,6 +37,7 @@ from paperfeed.cli.common import (
     say,
 )
 from paperfeed.cli.console import emit_json, err, out, print_run, working
+from paperfeed.storage.layout import absolute
 
 R = TypeVar("R")
 
@@ -69,7 +70,7 @@ def run(
             flow = ingest.with_options(retries=0)  # the operator gets the answer at once
             with command_runs(warehouse):
                 summary = orchestrated(lambda: flow(
-                    landing=str(landing), warehouse=str(warehouse.resolve()), year=year, lock_wait_seconds=0,
+                    landing=str(landing), warehouse=absolute(warehouse), year=year, lock_wait_seconds=0,
                     retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id, dask_address=dask_address,
                 ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
@@ -107,7 +108,7 @@ def backfill(
 
             with command_runs(warehouse):
                 done = orchestrated(lambda: flow(
-                    landing=str(landing), warehouse=str(warehouse.resolve()), names=names, year=year,
+                    landing=str(landing), warehouse=absolute(warehouse), names=names, year=year,
                     since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
                     dask_address=dask_address,
                 ))
@@ -161,7 +162,7 @@ def serve(
 
     from paperfeed_flows.ingest import ingest
 
-    parameters = {"landing": str(landing.resolve()), "warehouse": str(warehouse.resolve()), "year": year, "settle_seconds": settle,
+    parameters = {"landing": str(landing.resolve()), "warehouse": absolute(warehouse), "year": year, "settle_seconds": settle,
                   "dask_address": dask_address}
     err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
     try:
@@ -177,7 +178,7 @@ def serve(
         fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", Exit.FAILED)
 
 
-def start_orchestrator(landing: Path, warehouse: Path, settle: float) -> None:
+def start_orchestrator(landing: Path, warehouse: str, settle: float) -> None:
     """Great Expectations imported in the background when there are new files to check, while
     Prefect starts; and without a Prefect server to report to (PREFECT_API_URL, in the environment
     or a profile), the temporary one Prefect's first flow run would start and wait seconds for,
@@ -206,7 +207,7 @@ def start_orchestrator(landing: Path, warehouse: Path, settle: float) -> None:
 
 
 @contextmanager
-def interruptible(warehouse: Path) -> Iterator[None]:
+def interruptible(warehouse: str) -> Iterator[None]:
     """Ctrl-C: one line saying whether a version was published and which is current, this
     command's flow runs finished on the Prefect server (not left Pending or Running), exit 130.
     Enter it first thing: a Ctrl-C before it would end in click's bare "Aborted!"."""
@@ -264,20 +265,21 @@ _CTRL_C = threading.Event()  # set by a Ctrl-C inside `interruptible`
 _UNREADABLE = -1  # what _current_number gives for a warehouse it cannot read
 
 
-def _current_number(warehouse: Path) -> int | None:
+def _current_number(warehouse: str) -> int | None:
     """The current dataset version (None: nothing published), or _UNREADABLE: a damaged warehouse
     is the run's to report, in its own words."""
+    from paperfeed.storage.objects import is_remote
     from paperfeed.storage.warehouse import Warehouse
 
     try:
-        current = Warehouse.at(warehouse).current() if warehouse.is_dir() else None
+        current = Warehouse.at(warehouse).current() if is_remote(warehouse) or Path(warehouse).is_dir() else None
     except Exception:  # noqa: BLE001
         return _UNREADABLE
     return current.number if current else None
 
 
 @contextmanager
-def command_runs(warehouse: Path) -> Iterator[None]:
+def command_runs(warehouse: str) -> Iterator[None]:
     """Around a command's flow call, with the lock held: its flow runs carry COMMAND_TAG, and on
     Ctrl-C those not final are marked Crashed before the lock is let go (best effort: Prefect's
     temporary server ends with a terminal's Ctrl-C too; then the next command marks them)."""
@@ -298,7 +300,7 @@ def command_runs(warehouse: Path) -> Iterator[None]:
 
 
 @contextmanager
-def locked(warehouse: Path, holder: str, wait: float) -> Iterator[None]:
+def locked(warehouse: str, holder: str, wait: float) -> Iterator[None]:
     """The warehouse's writer lock, tried before the orchestrator starts: a locked warehouse
     answers within --wait seconds, naming the holder."""
     from paperfeed.storage.lock import WarehouseLocked
@@ -320,7 +322,8 @@ def orchestrated(call: Callable[[], R]) -> R:
     from paperfeed.quality.gate import PublishBlocked
     from paperfeed.storage.archive import ArchiveError
     from paperfeed.storage.landing import LandingError
-    from paperfeed.storage.lock import WarehouseLocked
+    from paperfeed.storage.lock import LeaseLost, WarehouseLocked
+    from paperfeed.storage.objects import ObjectStoreError
 
     try:
         with without_heartbeats():
@@ -334,7 +337,7 @@ def orchestrated(call: Callable[[], R]) -> R:
         fail(f"dataset version {error.summary.dataset_version} is published, but: {error}", Exit.PUBLISHED_WITH_PROBLEMS)
     except (LandingError, RebuildError) as error:
         fail(str(error), Exit.USAGE)
-    except (ArchiveError, ClusterError) as error:
+    except (ArchiveError, ClusterError, ObjectStoreError, LeaseLost) as error:
         fail(str(error), Exit.FAILED)
     except Exception as error:  # noqa: BLE001 - one line for people; Prefect keeps the traceback
         fail(f"run failed: {type(error).__name__}: {error} (see the Prefect UI, or --verbose)", Exit.FAILED)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +24,7 @@ from paperfeed.cli.common import (
 )
 from paperfeed.cli.console import emit_json, out, working
 from paperfeed.cli.ingest import locked, orchestrated
+from paperfeed.storage.layout import absolute
 
 
 def export(
@@ -63,7 +63,7 @@ def export(
 
 
 def rebuild(
-    into: Annotated[Path, typer.Option("--into", help="Empty folder for the rebuilt warehouse.", file_okay=False)],
+    into: Annotated[str, typer.Option("--into", help="Empty folder (or s3://bucket/prefix) for the rebuilt warehouse.")],
     warehouse: WarehouseOption = DEFAULT_WAREHOUSE,
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
@@ -81,7 +81,7 @@ def rebuild(
         prefect_defaults(verbose)
         from paperfeed_flows.ingest import rebuild as flow
 
-        rebuilt = orchestrated(lambda: flow(warehouse=str(warehouse), into=str(into)))
+        rebuilt = orchestrated(lambda: flow(warehouse=absolute(warehouse), into=absolute(into)))
     if as_json:
         versions = [asdict(v) | {"equal": v.equal} for v in rebuilt.versions]
         emit_json({"equal": rebuilt.equal, "versions": versions, "tables": versions[-1]["tables"] if versions else []})

@@ -53,8 +53,9 @@ def new_run_id(now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
 
 
-def start_run(request: IngestRequest, warehouse_root: Path) -> RunContext:
+def start_run(request: IngestRequest, warehouse: str) -> RunContext:
+    """warehouse: where the run writes, its folder or s3:// address."""
     now = dt.datetime.now(dt.UTC)
     source = request.source
-    landing = str(source.folder.resolve()) if isinstance(source, FromLanding) else str(source.warehouse.root)
-    return RunContext(request.run_id or new_run_id(now), now, str(warehouse_root), landing, request.year)
+    landing = str(source.folder.resolve()) if isinstance(source, FromLanding) else source.warehouse.location
+    return RunContext(request.run_id or new_run_id(now), now, warehouse, landing, request.year)

@@ -69,10 +69,11 @@ def rebuild(
 
 def check_rebuild(source: Warehouse, into: Warehouse) -> None:
     """RebuildError unless `into` is empty (or missing) and `source` has a raw archive."""
-    if into.root.exists() and any(into.root.iterdir()):
-        raise RebuildError(f"{into.root} is not empty; rebuild writes a new warehouse into an empty folder")
+    remote = into.layout.remote
+    if remote.keys() if remote is not None else into.root.exists() and any(into.root.iterdir()):
+        raise RebuildError(f"{into.location} is not empty; rebuild writes a new warehouse into an empty one")
     if arrivals(source.layout).is_empty():
-        raise RebuildError(f"{source.root} has no raw archive to rebuild from")
+        raise RebuildError(f"{source.location} has no raw archive to rebuild from")
 
 
 def compare_versions(source: Warehouse, published: pl.DataFrame, rebuilt: Warehouse) -> list[VersionComparison]:

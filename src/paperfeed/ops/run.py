@@ -87,7 +87,7 @@ def run_ingest(
     failed; nothing was published) and PublishedWithProblems (published, but the release, the
     report or the DuckDB file failed)."""
     steps = steps or Steps()
-    ctx = start_run(request, warehouse.root)
+    ctx = start_run(request, warehouse.location)
     retry = request.retry_rejected or isinstance(request.source, FromArchive)
     with warehouse.lock(ctx.run_id, lock_wait_seconds, on_wait=steps.say):
         base = steps("load published state", load_state, warehouse)

@@ -4,8 +4,8 @@ processing, so every dataset version can be rebuilt from the archive alone (`pap
     raw/<sha256[:2]>/<sha256>    the bytes, content-addressed (stored once)
     raw/arrivals                 Delta table: one row per file per run that saw it
 
-A copy is written atomically (storage/files.py), so the archive never holds a partial file under
-a real name; the arrivals of a run are one Delta commit.
+A copy is written atomically (storage/files.py; on object storage, a PUT is), so the archive
+never holds a partial file under a real name; the arrivals of a run are one Delta commit.
 """
 
 from __future__ import annotations
@@ -38,9 +38,12 @@ def archive(
     """Store the bytes of every file this run saw, then log their arrivals in one commit. `years`
     holds the files the run processes (the others were ingested before), with their --year."""
     for raw in raws:
-        path = layout.raw_file(raw.snapshot_id)
-        if not (path.is_file() and path.stat().st_size == len(raw.raw)):  # content-addressed: same name, same bytes
-            write_atomic(path, raw.raw, crash_at="during_raw_copy")
+        if _archived_size(layout, raw.snapshot_id) != len(raw.raw):  # content-addressed: same name, same bytes
+            if layout.remote is not None:
+                crash_point("during_raw_copy")
+                layout.remote.put(layout.raw_key(raw.snapshot_id), raw.raw)
+            else:
+                write_atomic(layout.raw_file(raw.snapshot_id), raw.raw, crash_at="during_raw_copy")
     crash_point("after_raw_files")
     if not raws:
         return
@@ -57,15 +60,15 @@ def archive(
         }
         for raw in raws
     ]
-    append(pl.DataFrame(rows, schema=ARRIVALS.schema), str(layout.arrivals))
+    append(pl.DataFrame(rows, schema=ARRIVALS.schema), layout.arrivals)
     crash_point("after_arrivals")
 
 
 def arrivals(layout: WarehouseLayout) -> pl.DataFrame:
     """The arrival log, oldest run first (Delta returns rows in file order, not commit order)."""
-    if not DeltaTable.is_deltatable(str(layout.arrivals)):
+    if not DeltaTable.is_deltatable(layout.arrivals):
         return ARRIVALS.empty()
-    return ARRIVALS.upgrade(pl.read_delta(str(layout.arrivals))).sort("archived_at", "arrived_at", "source_name")
+    return ARRIVALS.upgrade(pl.read_delta(layout.arrivals)).sort("archived_at", "arrived_at", "source_name")
 
 
 def replayed_files(layout: WarehouseLayout, run_id: str) -> list[LandingFile]:
@@ -93,9 +96,21 @@ def replay(layout: WarehouseLayout, run_id: str) -> list[RawSnapshot]:
 def read_archived(layout: WarehouseLayout, snapshot_id: str, source_name: str) -> bytes:
     """The archived bytes of a file, checked against their hash; ArchiveError if missing or damaged."""
     path = layout.raw_file(snapshot_id)
-    if not path.is_file():
-        raise ArchiveError(f"the raw archive lost {source_name}: {path} is missing")
-    data = path.read_bytes()
+    where = layout.remote.uri(layout.raw_key(snapshot_id)) if layout.remote else str(path)
+    if layout.remote is not None:
+        found = layout.remote.get(layout.raw_key(snapshot_id))
+        data = found.data if found is not None else None
+    else:
+        data = path.read_bytes() if path.is_file() else None
+    if data is None:
+        raise ArchiveError(f"the raw archive lost {source_name}: {where} is missing")
     if hashlib.sha256(data).hexdigest() != snapshot_id:
-        raise ArchiveError(f"the raw archive's copy of {source_name} is damaged: {path} no longer matches its hash")
+        raise ArchiveError(f"the raw archive's copy of {source_name} is damaged: {where} no longer matches its hash")
     return data
+
+
+def _archived_size(layout: WarehouseLayout, snapshot_id: str) -> int | None:
+    if layout.remote is not None:
+        return layout.remote.size(layout.raw_key(snapshot_id))
+    path = layout.raw_file(snapshot_id)
+    return path.stat().st_size if path.is_file() else None

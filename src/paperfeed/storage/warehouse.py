@@ -40,7 +40,7 @@ from paperfeed.storage.delta import append, is_partitioned_by, keep_properties, 
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
 from paperfeed.storage.layout import WarehouseLayout
-from paperfeed.storage.lock import writer_lock
+from paperfeed.storage.lock import held_lease, lease_lock, writer_lock
 
 # A table with more data files than this is compacted by the run that writes it; a partitioned
 # table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
@@ -84,21 +84,28 @@ class Warehouse:
         self._runs: tuple[int, pl.DataFrame] | None = None  # `runs` as read at a Delta version: a run asks often
 
     @classmethod
-    def at(cls, folder: Path | str) -> Warehouse:
-        return cls(WarehouseLayout.at(folder))
+    def at(cls, location: Path | str, site: Path | str | None = None) -> Warehouse:
+        """The warehouse in a folder, or at `s3://bucket/prefix` (with its local site folder)."""
+        return cls(WarehouseLayout.at(location, site))
 
     @property
     def root(self) -> Path:
+        """The local folder: the warehouse, or the site of a warehouse on object storage."""
         return self.layout.root
 
+    @property
+    def location(self) -> str:
+        return self.layout.location
+
     def table_uri(self, name: str) -> str:
-        return str(self.layout.table(name))
+        return self.layout.table(name)
 
     @contextmanager
     def lock(self, holder: str, wait_seconds: float, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:
-        """The writer's lock (re-entrant in one process); on first entry, scratch files a killed
-        writer left are removed."""
-        with writer_lock(self.layout.lock_file, holder, wait_seconds, on_wait):
+        """The writer's lock (re-entrant in one process): a lock file, or a lease on object
+        storage; on first entry, scratch files a killed writer left are removed."""
+        remote = self.layout.remote
+        with lease_lock(remote, holder, wait_seconds, on_wait) if remote else writer_lock(self.layout.lock_file, holder, wait_seconds, on_wait):
             clean_scratch(self.layout.scratch_places())
             yield
 
@@ -143,7 +150,7 @@ class Warehouse:
         if row.is_empty():
             known = published["dataset_version"].to_list()
             raise WarehouseError(
-                f"dataset version {number} does not exist in {self.root}; "
+                f"dataset version {number} does not exist in {self.location}; "
                 + (f"versions are {known[0]}..{known[-1]}" if known else "nothing is published yet")
             )
         return _version_from_row(row.row(0, named=True))
@@ -225,7 +232,10 @@ class Warehouse:
             published = standing.delta_versions.get(table.name)
             uri = self.table_uri(table.name)
             if published is None:
-                shutil.rmtree(uri)
+                if self.layout.remote is not None:
+                    self.layout.remote.delete_all(f"tables/{table.name}")
+                else:
+                    shutil.rmtree(uri)
                 rolled_back.append(table.name)
                 continue
             delta = DeltaTable(uri)
@@ -267,7 +277,12 @@ class Warehouse:
         crash_point("after_runs_commit")
 
     def append_run(self, row: dict[str, Any]) -> None:
-        """Commit one row to `runs`: for a published run this is the moment it becomes visible."""
+        """Commit one row to `runs`: for a published run this is the moment it becomes visible.
+        On object storage, the lease is renewed first: a writer that lost it publishes (or records)
+        nothing. A failed or no-op run's row changes no table and goes in all the same."""
+        lease = held_lease(self.layout.remote) if self.layout.remote else None
+        if lease is not None and row["status"] in (RunStatus.PUBLISHED, RunStatus.RECORDED):
+            lease.confirm()
         frame = RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))
         handle = append(frame, self.handle(RUNS.name) or self.table_uri(RUNS.name), _commit_meta(row["run_id"], row["dataset_version"]))
         self._handles[RUNS.name] = handle
