@@ -5,6 +5,7 @@ the other, and a SIGKILL mid-publish leaves the previous version current."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -38,8 +39,14 @@ def test_a_run_on_s3_publishes_what_a_local_run_does_and_every_command_reads_it(
     assert sum(k.startswith("raw/") and "/arrivals/" not in k for k in keys) == 5  # the five files, by hash
     assert {k.split("/")[1] for k in keys if k.startswith("tables/")} == {*local.delta_versions, "runs"}
     assert LEASE_KEY in keys and not (tmp_path / "site" / "tables").exists()
-    # What people read as files is in the site folder.
-    assert (tmp_path / "site" / "releases" / "version=0001" / "manifest.json").is_file()
+    # What people read as files is in the site folder, and on the store at the same paths: a
+    # downloader checks the release there against its manifest.
+    site = tmp_path / "site"
+    assert (site / "releases" / "version=0001" / "manifest.json").is_file()
+    for name in ("releases/latest.json", "releases/index.html", "paperfeed.duckdb", f"reports/{on_s3.run_id}.html"):
+        stored = store.get(name)
+        assert stored is not None and stored.data == (site / name).read_bytes(), name
+    _check_release_on_store(store, "releases/version=0001")
 
     csv = paperfeed("sql", "--warehouse", warehouse, "--format", "csv", "SELECT count(*), count(DISTINCT paper_id) FROM papers")
     assert csv.stdout.splitlines()[1] == "281,281"
@@ -52,6 +59,18 @@ def test_a_run_on_s3_publishes_what_a_local_run_does_and_every_command_reads_it(
     paperfeed("rebuild", "--warehouse", warehouse, "--into", str(rebuilt))
     copy = Warehouse.at(rebuilt).current()
     assert copy is not None and copy.fingerprints == local.fingerprints
+
+
+def _check_release_on_store(store: S3Prefix, release: str) -> None:
+    """What a downloader does: every file the manifest lists, with its size and sha256."""
+    manifest = store.get(f"{release}/manifest.json")
+    assert manifest is not None
+    files = json.loads(manifest.data)["files"]
+    assert files
+    for entry in files:
+        stored = store.get(f"{release}/{entry['path']}")
+        assert stored is not None, entry["path"]
+        assert len(stored.data) == entry["bytes"] and hashlib.sha256(stored.data).hexdigest() == entry["sha256"]
 
 
 def test_two_writers_racing_on_s3_end_as_one_after_the_other(s3: S3, prefect_api: str, tmp_path: Path) -> None:
@@ -74,6 +93,8 @@ def test_two_writers_racing_on_s3_end_as_one_after_the_other(s3: S3, prefect_api
     at_once, in_turn = Warehouse.at(warehouse).current(), Warehouse.at(apart).current()
     assert at_once is not None and in_turn is not None
     assert at_once.number == 2 and at_once.fingerprints == in_turn.fingerprints
+    for release in ("releases/version=0001", "releases/version=0002"):
+        _check_release_on_store(S3Prefix.parse(warehouse), release)
 
 
 def test_a_run_killed_mid_publish_on_s3_leaves_the_previous_version_and_a_rerun_converges(

@@ -21,6 +21,7 @@ from paperfeed.model.contracts import ARRIVALS, DATA_TABLES, RUNS, TableContract
 from paperfeed.model.views import VIEWS
 from paperfeed.storage.files import replacing
 from paperfeed.storage.objects import duckdb_secret_sql
+from paperfeed.storage.site import put_file
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
 # A view in the DuckDB file saying which dataset version it shows and how to read it: it needs no
@@ -137,6 +138,7 @@ def write_duckdb_file(warehouse: Warehouse, version: DatasetVersion) -> Path:
                 con.execute(f"COMMENT ON VIEW {name} IS '{told}'")
         finally:
             con.close()
+    put_file(warehouse.layout, target)
     return target
 
 

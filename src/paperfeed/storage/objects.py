@@ -116,6 +116,12 @@ class S3Prefix:
         except (PreconditionError, NotFoundError, FileNotFoundError):
             return None
 
+    def copy(self, source: str, target: str) -> None:
+        """Copy an object inside the store (no bytes through this process)."""
+        import obstore
+
+        self._reachable(lambda: obstore.copy(self.store, source, target))
+
     def keys(self, prefix: str = "") -> list[str]:
         import obstore
 

@@ -1,4 +1,5 @@
-"""Releases and reports on disk: Parquet releases for download, their index page, per-run reports.
+"""Releases and reports on disk: Parquet releases for download, their index page, per-run reports
+(for a warehouse on object storage, put on the store too: storage/site.py).
 
 A release is built under a scratch name, its manifest written last, then renamed into place in
 one step (storage/files.py); only then do `latest.json` and the index move. A release folder that
@@ -43,6 +44,7 @@ from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import checks_from_rows
 from paperfeed.storage.files import replacing, write_atomic
 from paperfeed.storage.layout import MANIFEST
+from paperfeed.storage.site import put_file, put_release
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 CHECKSUMS = "SHA256SUMS"
@@ -80,6 +82,7 @@ def write_release(store: Warehouse, version: int, changed: Changed | None = None
             _check_tables(store, target)
         with replacing(final, crash_at="during_release") as scratch:
             _build(store, target, scratch, changed)
+    put_release(store.layout, final, release_dir(store, version - 1) if version > 1 else None)
     _point_latest(store, version)
     write_index(store)
     return final
@@ -226,6 +229,7 @@ def write_index(store: Warehouse) -> Path:
     path = store.layout.releases / "index.html"
     write_atomic(path, release_index(summaries))
     write_feeds(store, summaries)
+    put_file(store.layout, path)
     return path
 
 
@@ -270,8 +274,9 @@ def write_feeds(store: Warehouse, summaries: list[dict[str, Any]]) -> None:
     wanted = [i for a in added for i in a.paper_ids]
     papers = PAPERS.upgrade(store.scan(PAPERS, store.version(added[0].version)).filter(pl.col("paper_id").is_in(wanted)).collect())
     entries = feed_entries(added, papers)
-    write_atomic(store.layout.releases / ATOM_FILE, atom_feed(entries, updated=added[0].published))
-    write_atomic(store.layout.releases / JSON_FILE, json_feed(entries))
+    for name, text in ((ATOM_FILE, atom_feed(entries, updated=added[0].published)), (JSON_FILE, json_feed(entries))):
+        write_atomic(store.layout.releases / name, text)
+        put_file(store.layout, store.layout.releases / name)
 
 
 def write_run_report(store: Warehouse, summary: RunSummary, days: list[tuple[str, int, int]]) -> Path:
@@ -284,6 +289,7 @@ def write_run_report(store: Warehouse, summary: RunSummary, days: list[tuple[str
         links["all releases"] = os.path.relpath(layout.releases / "index.html", layout.reports)
     path = layout.report(summary.run_id)
     write_atomic(path, run_report(summary, days, links))
+    put_file(layout, path)
     return path
 
 
@@ -313,3 +319,4 @@ def _point_latest(store: Warehouse, version: int) -> None:
         return
     name = release_name(version)
     write_atomic(pointer, json.dumps({"version": version, "release": name, "manifest": f"{name}/{MANIFEST}"}))
+    put_file(store.layout, pointer)
