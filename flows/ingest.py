@@ -4,7 +4,6 @@ Prefect's task steps; what a run does is written once, in paperfeed/ops/."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
@@ -18,6 +17,7 @@ from paperfeed.ops.rebuild import Rebuilt
 from paperfeed.ops.rebuild import rebuild as rebuild_warehouse
 from paperfeed.ops.run import PublishedWithProblems, run_ingest
 from paperfeed.publish.summary import RunSummary
+from paperfeed.storage.landing import landing_at
 from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.warehouse import Warehouse
 from paperfeed_flows.tasks import PrefectSteps
@@ -49,7 +49,7 @@ def ingest(
     elif replay_from is not None:
         raise ValueError("replay_from needs replay_run: the published run to replay")
     else:
-        source = FromLanding(Path(landing), settle_seconds, only)
+        source = FromLanding(landing_at(landing), settle_seconds, only)
     request = IngestRequest(source, year, retry_rejected, run_id)
     try:
         with connected(dask_address) as cluster:
@@ -76,10 +76,10 @@ def backfill(
 ) -> Backfill:
     """Ingest snapshot files one run each, in date order (optionally only those dated within
     [since, until]); the files whose date cannot be read last."""
-    plan = plan_backfill(Path(landing), names, year, since, until)
+    plan = plan_backfill(landing_at(landing), names, year, since, until)
     with connected(dask_address) as cluster:
         done = backfill_files(
-            Warehouse.at(warehouse), plan, Path(landing), year, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds,
+            Warehouse.at(warehouse), plan, landing_at(landing), year, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds,
             cluster=cluster,
         )
     for summary in done.runs:

@@ -4,6 +4,7 @@ Prefect server."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -12,9 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import free_port, paperfeed, started, stop
+from helpers import S3, SAMPLES, free_port, paperfeed, started, stop
 from paperfeed.ops import cluster as cluster_module
 from paperfeed.ops.cluster import ClusterError, connected
+from paperfeed.storage.layout import SITE_ENV
+from paperfeed.storage.objects import S3Prefix
 from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("cluster")]
@@ -104,3 +107,24 @@ def test_a_worker_that_joins_during_a_run_is_checked_before_it_gets_work(
             assert len(cluster.checked) == 2
         finally:
             stop([third])
+
+
+def test_a_run_on_the_cluster_from_and_into_object_storage_publishes_what_a_local_run_does(
+    dask_cluster: str, s3: S3, prefect_api: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(SITE_ENV, str(tmp_path / "site"))
+    landing = S3Prefix.parse(f"{s3.warehouse()}-landing")
+    for path in SAMPLES:  # in name order, as the sample's files arrived
+        landing.put(path.name, path.read_bytes())
+    warehouse = s3.warehouse()
+    paperfeed("run", "-l", landing.url, "-w", warehouse, "--year", "2025", "--dask-address", dask_cluster)
+    # The same files, arrived when the store says they did, on one machine and a local disk.
+    local = tmp_path / "landing"
+    local.mkdir()
+    for key, modified, _ in landing.listing():
+        (local / key).write_bytes(landing.get(key).data)  # type: ignore[union-attr]
+        os.utime(local / key, (modified.timestamp(), modified.timestamp()))
+    paperfeed("run", "-l", str(local), "-w", str(tmp_path / "local"), "--year", "2025")
+    everywhere, alone = Warehouse.at(warehouse).current(), Warehouse.at(tmp_path / "local").current()
+    assert everywhere is not None and alone is not None and everywhere.rows["papers"] == 281
+    assert everywhere.fingerprints == alone.fingerprints and everywhere.rows == alone.rows

@@ -42,7 +42,8 @@ WarehouseOption = Annotated[
     ),
 ]
 LandingOption = Annotated[
-    Path | None, typer.Option("--landing", "-l", help="Folder of snapshot files. Default: the bundled sample feed.")
+    str | None,
+    typer.Option("--landing", "-l", help="Folder (or s3://bucket/prefix) of snapshot files. Default: the bundled sample feed."),
 ]
 YearOption = Annotated[int | None, typer.Option("--year", help="Year of snapshots whose header and path give none.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON, for machines.")]
@@ -74,13 +75,17 @@ def say(message: str) -> None:
     err.print(escape(message), highlight=False, soft_wrap=True)
 
 
-def resolve_landing(landing: Path | None, year: int | None) -> tuple[Path, int | None]:
-    """The landing folder (the bundled sample feed, with its year, by default); must exist."""
+def resolve_landing(landing: str | None, year: int | None) -> tuple[Path | str, int | None]:
+    """The landing folder, absolute (the bundled sample feed, with its year, by default), which
+    must exist; or an s3:// address, as it is."""
+    from paperfeed.storage.landing import landing_at
+
     if landing is None:
-        landing, year = config.SAMPLE_FEED, config.SAMPLE_FEED_YEAR if year is None else year
-    if not landing.is_dir():  # fail fast, before Prefect starts
+        landing, year = str(config.SAMPLE_FEED), config.SAMPLE_FEED_YEAR if year is None else year
+    place = landing_at(landing)
+    if isinstance(place, Path) and not place.is_dir():  # fail fast, before Prefect starts
         fail(f"landing folder {landing} does not exist or is not a folder", Exit.USAGE)
-    return landing, year
+    return place, year
 
 
 def prefect_defaults(verbose: bool) -> None:

@@ -57,20 +57,20 @@ def run(
 ) -> None:
     """Ingest the new files of a landing folder as one new dataset version."""
     with interruptible(warehouse):
-        landing, year = resolve_landing(landing, year)
+        place, year = resolve_landing(landing, year)
         check_cluster(dask_address)
         from paperfeed.ops.context import new_run_id
 
         run_id = new_run_id(dt.datetime.now(dt.UTC))
-        with locked(warehouse, run_id, wait), working(f"ingesting {landing}"):
+        with locked(warehouse, run_id, wait), working(f"ingesting {place}"):
             prefect_defaults(verbose)
-            start_orchestrator(landing, warehouse, settle)
+            start_orchestrator(place, warehouse, settle)
             from paperfeed_flows.ingest import ingest
 
             flow = ingest.with_options(retries=0)  # the operator gets the answer at once
             with command_runs(warehouse):
                 summary = orchestrated(lambda: flow(
-                    landing=str(landing), warehouse=absolute(warehouse), year=year, lock_wait_seconds=0,
+                    landing=str(place), warehouse=absolute(warehouse), year=year, lock_wait_seconds=0,
                     retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id, dask_address=dask_address,
                 ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
@@ -91,24 +91,24 @@ def backfill(
 ) -> None:
     """Ingest snapshot files one run each, in date order (files without a date last)."""
     with interruptible(warehouse):
-        landing, year = resolve_landing(landing, year)
+        place, year = resolve_landing(landing, year)
         check_cluster(dask_address)
         if names:  # a name that is not there is a usage error, told before the orchestrator starts
             from paperfeed.storage.landing import LandingError, list_landing, select
 
-            listed = list_landing(landing)
+            listed = list_landing(place)
             try:
                 select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
             except LandingError as error:
                 fail(str(error), Exit.USAGE)
-        with locked(warehouse, "backfill", wait), working(f"backfilling {landing}"):
+        with locked(warehouse, "backfill", wait), working(f"backfilling {place}"):
             prefect_defaults(verbose)
-            start_orchestrator(landing, warehouse, 0)
+            start_orchestrator(place, warehouse, 0)
             from paperfeed_flows.ingest import backfill as flow
 
             with command_runs(warehouse):
                 done = orchestrated(lambda: flow(
-                    landing=str(landing), warehouse=absolute(warehouse), names=names, year=year,
+                    landing=str(place), warehouse=absolute(warehouse), names=names, year=year,
                     since=since.date() if since else None, until=until.date() if until else None, lock_wait_seconds=0,
                     dask_address=dask_address,
                 ))
@@ -142,7 +142,7 @@ def serve(
     dask_address: DaskOption = None,
 ) -> None:
     """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
-    landing, year = resolve_landing(landing, year)
+    place, year = resolve_landing(landing, year)
     check_cluster(dask_address)
     if not os.environ.get("PREFECT_API_URL"):
         fail("serve needs a Prefect server: start one with `prefect server start`, then "
@@ -162,7 +162,7 @@ def serve(
 
     from paperfeed_flows.ingest import ingest
 
-    parameters = {"landing": str(landing.resolve()), "warehouse": absolute(warehouse), "year": year, "settle_seconds": settle,
+    parameters = {"landing": str(place), "warehouse": absolute(warehouse), "year": year, "settle_seconds": settle,
                   "dask_address": dask_address}
     err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
     try:
@@ -178,7 +178,7 @@ def serve(
         fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", Exit.FAILED)
 
 
-def start_orchestrator(landing: Path, warehouse: str, settle: float) -> None:
+def start_orchestrator(landing: Path | str, warehouse: str, settle: float) -> None:
     """Great Expectations imported in the background when there are new files to check, while
     Prefect starts; and without a Prefect server to report to (PREFECT_API_URL, in the environment
     or a profile), the temporary one Prefect's first flow run would start and wait seconds for,

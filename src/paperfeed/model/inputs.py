@@ -12,7 +12,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class LandingFile:
-    path: Path
+    path: Path | str  # a file, or an object's s3:// address
     source_name: str  # path relative to the landing folder, with '/' separators
     arrived_at: dt.datetime  # the file's modification time, UTC
     year: int | None = None  # for a file replayed from the archive: the --year it was processed with

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from pathlib import Path
 
 from paperfeed.model.inputs import Refused
 from paperfeed.ops.cluster import Cluster
@@ -14,7 +13,7 @@ from paperfeed.ops.run import GateFactory, great_expectations_gate, run_ingest
 from paperfeed.ops.steps import Steps
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
-from paperfeed.storage.landing import list_landing, read_snapshot, select
+from paperfeed.storage.landing import LandingPlace, list_landing, read_snapshot, select
 from paperfeed.storage.warehouse import Warehouse
 
 
@@ -31,7 +30,7 @@ class Backfill:
 
 
 def plan_backfill(
-    landing: Path, names: list[str] | None, year: int | None, since: dt.date | None, until: dt.date | None
+    landing: LandingPlace, names: list[str] | None, year: int | None, since: dt.date | None, until: dt.date | None
 ) -> BackfillPlan:
     """The named files (all, without names) dated within [since, until], in date order; files whose
     date cannot be read come last (their runs will say why), in name order."""
@@ -53,7 +52,7 @@ def plan_backfill(
 def backfill(
     warehouse: Warehouse,
     plan: BackfillPlan,
-    landing: Path,
+    landing: LandingPlace,
     year: int | None,
     *,
     steps: Steps | None = None,

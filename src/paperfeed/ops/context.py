@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from paperfeed.storage.landing import landing_at
 from paperfeed.storage.layout import WarehouseLayout
 
 
@@ -15,7 +16,7 @@ class FromLanding:
     """The new files of a landing folder (only the named ones, if `only` is given); a file changed
     less than `settle_seconds` ago is left for a later run."""
 
-    folder: Path
+    folder: Path | str  # or an s3://bucket/prefix address (storage/landing.py)
     settle_seconds: float = 0
     only: list[str] | None = None
 
@@ -57,5 +58,5 @@ def start_run(request: IngestRequest, warehouse: str) -> RunContext:
     """warehouse: where the run writes, its folder or s3:// address."""
     now = dt.datetime.now(dt.UTC)
     source = request.source
-    landing = str(source.folder.resolve()) if isinstance(source, FromLanding) else source.warehouse.location
+    landing = str(landing_at(source.folder)) if isinstance(source, FromLanding) else source.warehouse.location
     return RunContext(request.run_id or new_run_id(now), now, warehouse, landing, request.year)

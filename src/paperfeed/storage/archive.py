@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from pathlib import Path
 
 import polars as pl
 from deltalake import DeltaTable
@@ -85,7 +86,7 @@ def replayed_files(layout: WarehouseLayout, run_id: str) -> list[LandingFile]:
 
 def read_replayed(layout: WarehouseLayout, file: LandingFile) -> RawSnapshot:
     """A replayed file's bytes, checked against the hash that names its archived copy."""
-    return RawSnapshot(file, read_archived(layout, file.path.name, file.source_name))
+    return RawSnapshot(file, read_archived(layout, Path(file.path).name, file.source_name))
 
 
 def replay(layout: WarehouseLayout, run_id: str) -> list[RawSnapshot]:

@@ -3,6 +3,9 @@
 Files are taken as data whatever their names (spaces, Unicode, leading dashes). Directory links
 are not followed, and a file link that points outside the landing folder is refused: a run never
 reads, and so never archives, what lies elsewhere on the machine.
+
+A landing may also be a prefix on object storage (`s3://bucket/prefix`, storage/objects.py): its
+objects are the files, named by their keys below the prefix, arrived when they were last written.
 """
 
 from __future__ import annotations
@@ -14,19 +17,31 @@ from pathlib import Path
 
 from paperfeed.model.inputs import Landing, LandingFile, RawSnapshot, Refused, Waiting
 from paperfeed.storage.faults import crash_point
+from paperfeed.storage.objects import ObjectStoreError, S3Prefix, is_remote, read_object
+
+# A landing folder, or an s3://bucket/prefix address.
+LandingPlace = Path | str
 
 
 class LandingError(OSError):
     """The landing folder cannot be used as given."""
 
 
-def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
+def landing_at(location: str | Path) -> LandingPlace:
+    """The landing a command or flow names: an absolute folder, or an s3:// address."""
+    text = str(location)
+    return text.rstrip("/") if is_remote(text) else Path(text).resolve()
+
+
+def list_landing(landing: LandingPlace, settle_seconds: float = 0) -> Landing:
     """Every visible regular file below `landing`, in arrival order (time, then name); a file
     modified less than `settle_seconds` ago waits for a later run.
 
     A file copied into the landing folder while a run lists it would be read cut short and taken
     as a truncated snapshot (and the whole file, later, as another one): where files are written
     in place rather than moved in, a settle time keeps the half-written ones out."""
+    if isinstance(landing, str):
+        return _list_objects(landing, settle_seconds)
     if not landing.is_dir():
         raise LandingError(f"landing folder {landing} does not exist or is not a folder")
     root = landing.resolve()
@@ -44,15 +59,40 @@ def list_landing(landing: Path, settle_seconds: float = 0) -> Landing:
             if not path.is_file():
                 continue
             stat = path.stat()
-            modified = stat.st_mtime
-            age = time.time() - modified
-            if settle_seconds > 0 and age < settle_seconds:  # a time in the future (a clock ahead) proves no stillness
-                when = f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (a clock ahead?)"
-                waiting.append(Waiting(source_name, f"changed {when}: taken once still for {settle_seconds:g} s"))
+            modified = dt.datetime.fromtimestamp(stat.st_mtime, tz=dt.UTC)
+            if (still := _unsettled(source_name, modified, settle_seconds)) is not None:
+                waiting.append(still)
                 continue
-            files.append(LandingFile(path, source_name, dt.datetime.fromtimestamp(modified, tz=dt.UTC), size=stat.st_size))
+            files.append(LandingFile(path, source_name, modified, size=stat.st_size))
     crash_point("after_list")
     return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), refused, waiting)
+
+
+def _list_objects(url: str, settle_seconds: float) -> Landing:
+    """list_landing of a prefix on object storage (keys with a part starting with '.' left out)."""
+    try:
+        listed = S3Prefix.parse(url).listing()
+    except ObjectStoreError as error:
+        raise LandingError(f"landing {url} cannot be listed: {error}") from None
+    files, waiting = [], []
+    for key, modified, size in listed:
+        if any(part.startswith(".") for part in key.split("/")):
+            continue
+        if (still := _unsettled(key, modified, settle_seconds)) is not None:
+            waiting.append(still)
+            continue
+        files.append(LandingFile(f"{url}/{key}", key, modified, size=size))
+    crash_point("after_list")
+    return Landing(sorted(files, key=lambda f: (f.arrived_at, f.source_name)), [], waiting)
+
+
+def _unsettled(source_name: str, modified: dt.datetime, settle_seconds: float) -> Waiting | None:
+    """Waiting, if the file changed less than `settle_seconds` ago."""
+    age = time.time() - modified.timestamp()
+    if settle_seconds > 0 and age < settle_seconds:  # a time in the future (a clock ahead) proves no stillness
+        when = f"{age:.0f} s ago" if age >= 0 else f"{-age:.0f} s in the future (a clock ahead?)"
+        return Waiting(source_name, f"changed {when}: taken once still for {settle_seconds:g} s")
+    return None
 
 
 def select(landing: Landing, names: list[str] | None) -> Landing:
@@ -71,4 +111,4 @@ def select(landing: Landing, names: list[str] | None) -> Landing:
 
 
 def read_snapshot(file: LandingFile) -> RawSnapshot:
-    return RawSnapshot(file, file.path.read_bytes())
+    return RawSnapshot(file, read_object(file.path) if isinstance(file.path, str) else file.path.read_bytes())

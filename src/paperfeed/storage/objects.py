@@ -12,6 +12,7 @@ and If-Match), what the lease's compare-and-swap rests on.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,6 +123,14 @@ class S3Prefix:
 
         self._reachable(lambda: obstore.copy(self.store, source, target))
 
+    def listing(self) -> list[tuple[str, dt.datetime, int]]:
+        """Every object under the prefix: key, when it was last written, bytes."""
+        import obstore
+
+        return self._reachable(
+            lambda: [(m["path"], m["last_modified"], int(m["size"])) for batch in obstore.list(self.store) for m in batch]
+        )
+
     def keys(self, prefix: str = "") -> list[str]:
         import obstore
 
@@ -148,6 +157,15 @@ class S3Prefix:
         except (BaseError, OSError) as error:
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise ObjectStoreError(f"object store {self.url}: {first}") from None
+
+
+def read_object(uri: str) -> bytes:
+    """The bytes of the object at `s3://bucket/key`; ObjectStoreError if it is not there."""
+    parts = urlsplit(uri)
+    found = S3Prefix.parse(f"s3://{parts.netloc}").get(parts.path.lstrip("/"))
+    if found is None:
+        raise ObjectStoreError(f"{uri} is not there (any more)")
+    return found.data
 
 
 def duckdb_secret_sql() -> str:
