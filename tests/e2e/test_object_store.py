@@ -52,7 +52,11 @@ def test_a_run_on_s3_publishes_what_a_local_run_does_and_every_command_reads_it(
     assert csv.stdout.splitlines()[1] == "281,281"
     versions = json.loads(paperfeed("versions", "--warehouse", warehouse, "--json").stdout)
     assert [v["dataset_version"] for v in versions] == [1] and versions[0]["n_papers"] == 281
-    assert "all good" in paperfeed("verify", "--warehouse", warehouse).stdout
+    assert "all good: checked 7 tables, 5 archived files, 2 releases" in paperfeed("verify", "--warehouse", warehouse).stdout
+    store.put("releases/version=0001/README.md", b"changed on the store")  # what verify finds there
+    damaged = paperfeed("verify", "--warehouse", warehouse, expect=6).stdout
+    assert "version=0001 (on the store)" in damaged and "README.md on the store no longer matches" in damaged
+    store.put("releases/version=0001/README.md", (site / "releases" / "version=0001" / "README.md").read_bytes())
     again = paperfeed("run", "--warehouse", warehouse)  # nothing new: the same version stays
     assert "nothing new" in again.stdout, again.stdout
     rebuilt = tmp_path / "rebuilt"  # from the raw archive on s3 into a local folder: the same version

@@ -161,7 +161,7 @@ def test_a_ctrl_c_that_a_library_swallowed_is_still_a_ctrl_c(tmp_path: Path, cap
     # job control (`cmd &` in a script) inherits SIGINT ignored, and a command then rightly ignores it.
     inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        with pytest.raises(typer.Exit) as exit_, interruptible(tmp_path / "warehouse"):
+        with pytest.raises(typer.Exit) as exit_, interruptible(str(tmp_path / "warehouse")):
             orchestrated(a_query_that_swallows_ctrl_c)
     finally:
         restored = signal.signal(signal.SIGINT, inherited)
@@ -179,7 +179,7 @@ def test_a_ctrl_c_the_process_was_told_to_ignore_stays_ignored(tmp_path: Path) -
 
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        with interruptible(tmp_path / "warehouse"):
+        with interruptible(str(tmp_path / "warehouse")):
             assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:

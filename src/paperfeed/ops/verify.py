@@ -3,7 +3,8 @@ on disk is still the data that was published (a disk error, a hand edit, a lost 
 
     tables    each dataset version's tables re-read and fingerprinted, against `runs.table_versions`
     archive   every archived file's bytes, against the sha256 that names them
-    releases  every release's files, against the sizes and sha256 in its manifest
+    releases  every release's files, against the sizes and sha256 in its manifest (on object
+              storage: the local site's releases and those on the store)
     duckdb    paperfeed.duckdb shows the current version of this warehouse
 
 A finding says what and where; `paperfeed rebuild` or the next run (DuckDB file, releases via
@@ -22,6 +23,7 @@ from paperfeed.storage.archive import ArchiveError, arrivals, read_archived
 from paperfeed.storage.duckdb import duckdb_file_shows
 from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.releases import release_folders, release_problems
+from paperfeed.storage.site import stored_release_problems
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse
 
 
@@ -94,3 +96,7 @@ def _verify_releases(store: Warehouse, result: Verification) -> None:
         result.checked["releases"] += 1
         for problem in release_problems(folder):
             result.found("releases", folder.name, problem)
+    for release, problems in stored_release_problems(store.layout).items():  # a warehouse on object storage
+        result.checked["releases"] += 1
+        for problem in problems:
+            result.found("releases", f"{release} (on the store)", problem)

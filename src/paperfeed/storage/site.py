@@ -11,6 +11,7 @@ shares with the previous one (hard links on disk) are copied inside the store, n
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,31 @@ def put_release(layout: WarehouseLayout, folder: Path, previous: Path | None) ->
             remote.put(key, (folder / entry["path"]).read_bytes())
     remote.put(_key(layout, folder / MANIFEST), (folder / MANIFEST).read_bytes())
     return True
+
+
+def stored_release_problems(layout: WarehouseLayout) -> dict[str, list[str]]:
+    """Per release on the store, what differs from its manifest there (missing objects, other
+    bytes), as a downloader would check it; a release without its manifest is incomplete."""
+    remote = layout.remote
+    if remote is None:
+        return {}
+    keys = set(remote.keys("releases/"))
+    releases = sorted({key.split("/")[1] for key in keys if key.startswith("releases/version=")})
+    problems: dict[str, list[str]] = {}
+    for release in releases:
+        manifest = remote.get(f"releases/{release}/{MANIFEST}")
+        if manifest is None:
+            problems[release] = [f"{release} on the store has no {MANIFEST} (incomplete: `paperfeed export` puts it whole)"]
+            continue
+        found = []
+        for entry in json.loads(manifest.data)["files"]:
+            stored = remote.get(f"releases/{release}/{entry['path']}")
+            if stored is None:
+                found.append(f"{release}/{entry['path']} is missing on the store")
+            elif len(stored.data) != entry["bytes"] or hashlib.sha256(stored.data).hexdigest() != entry["sha256"]:
+                found.append(f"{release}/{entry['path']} on the store no longer matches its size and sha256 in the manifest")
+        problems[release] = found
+    return problems
 
 
 def _entries(folder: Path) -> list[dict[str, Any]]:
