@@ -205,7 +205,7 @@ def section_d_f(work: Path, versions: int, repeat: int) -> None:
         staged.mkdir(parents=True, exist_ok=True)
         for old in staged.iterdir():
             old.unlink()
-        shutil.copy2(file.path, staged / file.path.name)
+        shutil.copy2(file.path, staged / Path(file.path).name)
         before = disk_bytes(store.root) if i >= len(files) - 101 else 0
         summary = run_ingest(store, IngestRequest(FromLanding(staged)), gate=passing)
         if i >= len(files) - 101:
@@ -240,7 +240,7 @@ def section_d_f(work: Path, versions: int, repeat: int) -> None:
     per_version = statistics.median(added)
     print(f"(f) disk added per version (last 100 versions, median): {per_version / 1e3:,.0f} kB for a median of "
           f"{statistics.median(changed):,.0f} papers new or updated; warehouse {disk_bytes(store.root) / 1e6:,.0f} MB in all "
-          f"(tables {disk_bytes(store.layout.tables) / 1e6:,.0f} MB, releases {disk_bytes(store.layout.releases) / 1e6:,.0f} MB, "
+          f"(tables {disk_bytes(store.root / 'tables') / 1e6:,.0f} MB, releases {disk_bytes(store.layout.releases) / 1e6:,.0f} MB, "
           f"raw {disk_bytes(store.layout.raw) / 1e6:,.0f} MB) for {feed.bytes / 1e6:,.0f} MB of input")
 
 
@@ -292,12 +292,12 @@ def backfill(landing: Path, warehouse: Path) -> None:
 def section_g(work: Path, files: int, repeat: int) -> None:
     from distributed import Client, get_task_stream
 
-    from paperfeed.ops.cluster import Cluster, prepare_and_check
+    from paperfeed.ops.cluster import Cluster, Item, prepare_and_check
     from paperfeed.quality.gx import QualityGate
 
     landing = work / "cluster-feed"
     write_feed(landing, files=files, per_file=70, seed=11)
-    items = [(read_snapshot(f), None) for f in list_landing(landing).files]
+    items: list[Item] = [(read_snapshot(f), None) for f in list_landing(landing).files]
     size = sum(len(raw.raw) for raw, _ in items)
     gate = QualityGate()
     prepare_and_check(items[:5], gate)  # Great Expectations imported and its suites loaded, here too
@@ -315,7 +315,7 @@ def section_g(work: Path, files: int, repeat: int) -> None:
     local = ["--host", "127.0.0.1", "--dashboard-address", "127.0.0.1:0"]
     processes = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *local], stderr=subprocess.DEVNULL)]
     try:
-        with Client(address, timeout=60) as client:
+        with Client(address, timeout=60) as client:  # type: ignore[no-untyped-call]
             on: dict[int, float] = {}
             for workers in (1, 2):
                 processes.append(subprocess.Popen(

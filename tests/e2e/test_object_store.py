@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import S3, SAMPLES, TwoVersions, ingest, paperfeed, paperfeed_forked, run_forked, samples, write_landing
+from helpers import S3, SAMPLES, TwoVersions, free_port, ingest, paperfeed, paperfeed_forked, run_forked, samples, write_landing
 from paperfeed.storage.faults import CRASH_ENV
 from paperfeed.storage.layout import SITE_ENV
-from paperfeed.storage.lock import LEASE_ENV, LEASE_KEY, LeaseLost, WarehouseLocked, held_lease
-from paperfeed.storage.objects import S3Prefix
+from paperfeed.storage.lock import LEASE_ENV, LEASE_KEY, LeaseLost, WarehouseLocked, _write_lease, held_lease
+from paperfeed.storage.objects import S3Prefix, read_object
 from paperfeed.storage.warehouse import Warehouse
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("s3")]
@@ -25,8 +25,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("s3")]
 def test_a_run_on_s3_publishes_what_a_local_run_does_and_every_command_reads_it(
     s3: S3, sample_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(SITE_ENV, str(tmp_path / "site"))
+    monkeypatch.setenv(SITE_ENV, str(tmp_path / "sites"))
     warehouse = s3.warehouse()
+    site = tmp_path / "sites" / warehouse.removeprefix("s3://")  # each warehouse's own folder under the sites
     result = paperfeed("run", "--warehouse", warehouse)
     assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
     on_s3, local = Warehouse.at(warehouse).current(), Warehouse.at(sample_run).current()
@@ -38,10 +39,9 @@ def test_a_run_on_s3_publishes_what_a_local_run_does_and_every_command_reads_it(
     keys = store.keys()
     assert sum(k.startswith("raw/") and "/arrivals/" not in k for k in keys) == 5  # the five files, by hash
     assert {k.split("/")[1] for k in keys if k.startswith("tables/")} == {*local.delta_versions, "runs"}
-    assert LEASE_KEY in keys and not (tmp_path / "site" / "tables").exists()
+    assert LEASE_KEY in keys and not (site / "tables").exists()
     # What people read as files is in the site folder, and on the store at the same paths: a
     # downloader checks the release there against its manifest.
-    site = tmp_path / "site"
     assert (site / "releases" / "version=0001" / "manifest.json").is_file()
     for name in ("releases/latest.json", "releases/index.html", "paperfeed.duckdb", f"reports/{on_s3.run_id}.html"):
         stored = store.get(name)
@@ -128,15 +128,21 @@ def test_a_run_killed_mid_publish_on_s3_leaves_the_previous_version_and_a_rerun_
 def test_the_lease_is_taken_by_one_writer_waits_for_its_holder_and_expires(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LEASE_ENV, "2")
     store = Warehouse.at(s3.warehouse())
+    remote = store.layout.remote
+    assert remote is not None
     with store.lock("holder", 0):
         with store.lock("holder-again", 0):  # re-entrant within the process
             pass
-        assert held_lease(store.layout.remote) is not None  # type: ignore[arg-type]
+        lease = held_lease(remote)
+        assert lease is not None
+        time.sleep(3)  # longer than the 2 s term: a live holder's lease is renewed meanwhile
+        stored = remote.get(LEASE_KEY)
+        assert stored is not None
+        assert dt.datetime.fromisoformat(json.loads(stored.data)["expires"]) > dt.datetime.now(dt.UTC)
+        lease.confirm()
     with store.lock("next", 0):  # released: taken at once
         pass
     # Held by another process's run: refused with its name (written as that process would).
-    remote = store.layout.remote
-    assert remote is not None
     current = remote.get(LEASE_KEY)
     assert current is not None
     expires = (dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2)).isoformat()
@@ -156,3 +162,36 @@ def test_the_lease_is_taken_by_one_writer_waits_for_its_holder_and_expires(s3: S
             pass
         with pytest.raises(LeaseLost, match="another writer took it"):
             lease.confirm()
+
+
+def test_a_conditional_write_the_store_applied_but_answered_late_is_still_the_writers(s3: S3) -> None:
+    """A lease write whose answer was lost is retried by the client and refused (412) for the
+    change it made itself: the writer keeps the lease. Another writer's bytes stay refused."""
+    remote = S3Prefix.parse(s3.warehouse())
+    first = _write_lease(remote, b'{"mine": 1}', None)
+    assert first is not None
+    renewed = _write_lease(remote, b'{"mine": 2}', first)
+    assert renewed is not None
+    assert _write_lease(remote, b'{"mine": 2}', first) == renewed  # the retry: already applied
+    assert _write_lease(remote, b'{"theirs": 1}', first) is None  # a stale tag: refused
+    assert _write_lease(remote, b'{"mine": 1}', None) is None  # it exists: refused
+
+
+def test_object_keys_are_read_as_they_are(s3: S3) -> None:
+    """A landing's key may hold characters that mean something in a URL."""
+    warehouse = s3.warehouse()
+    S3Prefix.parse(warehouse).put("landing/2026-03-14 #1?.txt", b"Mar 14")
+    assert read_object(f"{warehouse}/landing/2026-03-14 #1?.txt") == b"Mar 14"
+
+
+def test_a_store_that_cannot_be_reached_is_one_line_not_a_traceback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the operator or analyst sees when the store is down: the command, the address, the cause."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    monkeypatch.setenv(SITE_ENV, str(tmp_path / "sites"))
+    for command in (("versions",), ("run", "--wait", "0")):  # deltalake's error; obstore's (the lease)
+        failed = paperfeed(*command, "--warehouse", "s3://paperfeed/down", expect=5)
+        assert failed.stderr.startswith("error:") and "Traceback" not in failed.stderr, failed.stderr
+        assert "127.0.0.1" in failed.stderr and len(failed.stderr.strip().splitlines()) == 1, failed.stderr

@@ -11,17 +11,18 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from deltalake import DeltaTable
+from deltalake import CommitProperties, DeltaTable
 
 from helpers import abstract, duckdb_file_sql, feed_bytes, ingest
 from paperfeed.model.contracts import DATA_TABLES, PAPER_TITLES, PAPERS
 from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.ops.verify import verify
+from paperfeed.storage import warehouse as warehouse_module
 from paperfeed.storage.delta import PROPERTIES
 from paperfeed.storage.duckdb import connect, open_version, view_statements
 from paperfeed.storage.layout import DUCKDB_FILE
-from paperfeed.storage.lock import WarehouseLocked
+from paperfeed.storage.lock import LeaseLost, WarehouseLocked
 from paperfeed.storage.releases import release_folders
 from paperfeed.storage.warehouse import DatasetVersion, Warehouse, WarehouseError
 
@@ -93,6 +94,34 @@ def test_a_run_killed_before_its_runs_commit_is_invisible_and_rolled_back(tmp_pa
     assert pl.read_delta(store.table_uri("papers"))["title"].to_list() == ["Paper One"]
     assert ingest(w, ("b.txt", feed_bytes("Mar 15", [TWO]))).dataset_version == 2
     assert counts(w) == (2, 2, 2)
+
+
+def test_another_writers_commit_during_a_run_stops_its_publish_and_the_next_run_converges(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fence behind the lock: a writer that lost its lock mid-run (a lease that ran out while
+    it stalled) and then commits to a table must not end up inside the version the lock's holder
+    publishes. Here such a commit lands between this run's table writes."""
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    uri = Warehouse.at(w).table_uri("appearances")
+
+    def stalled_writer_commits(point: str) -> None:
+        if point == "after_write:snapshots":  # before this run writes appearances
+            meta = CommitProperties(custom_metadata={"paperfeed.run_id": "the-stalled-run"})
+            pl.read_delta(uri).head(1).write_delta(uri, mode="append", delta_write_options={"commit_properties": meta})
+
+    with monkeypatch.context() as patched:
+        patched.setattr(warehouse_module, "crash_point", stalled_writer_commits)
+        with pytest.raises(LeaseLost, match=r"table appearances .* has a commit .* by run the-stalled-run"):
+            ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
+    assert counts(w) == (1, 1, 1)  # nothing published
+    again = ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))  # rolls both back, then publishes
+    assert again.dataset_version == 2 and counts(w) == (2, 3, 2)
+    clean = tmp_path / "clean"
+    ingest(clean, ("a.txt", feed_bytes("Mar 14", [ONE])))
+    ingest(clean, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
+    assert Warehouse.at(w).version(2).fingerprints == Warehouse.at(clean).version(2).fingerprints
 
 
 def test_commits_carry_the_run_id(tmp_path: Path) -> None:

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import atexit
 import gc
+import sys
 
 import typer
 
 from paperfeed.cli import ingest, maintain, query
+from paperfeed.cli.common import Exit, print_error, storage_failure
+from paperfeed.storage.landing import LandingError
+from paperfeed.storage.objects import ObjectStoreError
 
 app = typer.Typer(
     name="paperfeed",
@@ -29,4 +33,11 @@ def main() -> None:
     # first, this runs after every other exit handler (Prefect stopping its temporary server and
     # sending its last logs); frozen objects are left out of that collection.
     atexit.register(gc.freeze)
-    app()
+    try:
+        app()
+    except OSError as error:  # a store or disk that cannot be reached or written, from any command
+        print_error(storage_failure(error))
+        sys.exit(Exit.USAGE if isinstance(error, LandingError) else Exit.FAILED)
+    except ObjectStoreError as error:
+        print_error(str(error))
+        sys.exit(Exit.FAILED)

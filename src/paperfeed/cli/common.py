@@ -66,8 +66,22 @@ DEFAULT_WAIT = config.DEFAULT_LOCK_WAIT_SECONDS
 
 
 def fail(message: str, code: Exit) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
+
+
+def print_error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def storage_failure(error: OSError) -> str:
+    """An OSError that reached the command line, in one line: deltalake reports a store it cannot
+    reach as an OSError with a chain of causes; a disk, with the path it could not use."""
+    from paperfeed.storage.objects import in_one_line
+
+    if error.filename is not None:
+        return f"{error.strerror or in_one_line(error)}: {error.filename}"
+    return in_one_line(error)
 
 
 def say(message: str) -> None:

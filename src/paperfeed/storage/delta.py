@@ -26,7 +26,7 @@ def append(
     if isinstance(target, str) and DeltaTable.is_deltatable(target):
         target = DeltaTable(target)
     if isinstance(target, DeltaTable):
-        keep_properties(target)
+        keep_properties(target, meta)
     else:
         options["configuration"] = PROPERTIES
         if partition_by is not None:
@@ -55,9 +55,9 @@ def is_partitioned_by(table: DeltaTable, partition_by: str) -> bool:
     return list(table.metadata().partition_columns) == [partition_by]
 
 
-def keep_properties(table: DeltaTable) -> None:
+def keep_properties(table: DeltaTable, meta: CommitProperties | None = None) -> None:
     """Give a table written by an older paperfeed the properties it lacks (one commit, once)."""
     missing = {k: v for k, v in PROPERTIES.items() if table.metadata().configuration.get(k) != v}
     if missing:
-        table.alter.set_table_properties(missing)
+        table.alter.set_table_properties(missing, commit_properties=meta)
         table.update_incremental()

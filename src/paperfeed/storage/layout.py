@@ -11,8 +11,8 @@
 
 A warehouse on object storage (`s3://bucket/prefix`, storage/objects.py) keeps its tables, raw
 archive and lock (a lease) under that prefix; what a run writes as files for people (reports,
-releases, the DuckDB file) goes to a local folder, its site: PAPERFEED_SITE, or by default
-`$XDG_DATA_HOME/paperfeed/site/<bucket>/<prefix>` (~/.local/share/...).
+releases, the DuckDB file) goes to a local folder, its site: `<sites>/<bucket>/<prefix>`, where
+<sites> is PAPERFEED_SITE, by default `$XDG_DATA_HOME/paperfeed/site` (~/.local/share/...).
 
 Built once per command and handed to every step that reads or writes the warehouse.
 """
@@ -31,10 +31,12 @@ SITE_ENV = "PAPERFEED_SITE"
 
 
 def default_site(remote: S3Prefix) -> Path:
-    if os.environ.get(SITE_ENV):
-        return Path(os.environ[SITE_ENV])
-    data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return data / "paperfeed" / "site" / remote.url.removeprefix("s3://")
+    """The warehouse's own folder under the sites folder (PAPERFEED_SITE, or a per-user default):
+    two warehouses never share a site, whatever the variable says."""
+    base = os.environ.get(SITE_ENV)
+    if not base:
+        base = str(Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "paperfeed" / "site")
+    return Path(base) / remote.url.removeprefix("s3://")
 
 
 def absolute(location: str) -> str:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.storage.faults import crash_point
-from paperfeed.storage.objects import S3Prefix
+from paperfeed.storage.objects import ObjectStoreError, S3Prefix
 
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 60.0
@@ -63,7 +63,8 @@ class Holder:
 
 
 class LeaseLost(RuntimeError):
-    """The lease on an object-storage warehouse ran out and another writer took it."""
+    """The writer's lock did not hold: the lease on an object-storage warehouse ran out and another
+    writer took it, or another writer committed to a table while this one held the lock."""
 
 
 # Locks this process holds (a lock file's path, a lease's address), with how deep: re-entry only counts.
@@ -175,16 +176,22 @@ class Lease:
             )
 
     def release(self) -> None:
+        """Mark the lease released (it stays as an object: the next writer replaces it by tag). A
+        store that cannot be reached now only delays the next writer until the lease runs out: it
+        must not replace what the run is ending with."""
         self._stop.set()
         self._renewer.join()
         with self._lock:
-            if not self.lost:  # a released lease stays as an object: the next writer replaces it by tag
-                self.prefix.replace(LEASE_KEY, _lease_bytes(self.holder, expires=None), self.tag)
+            if not self.lost:
+                try:
+                    _write_lease(self.prefix, _lease_bytes(self.holder, expires=None), self.tag)
+                except ObjectStoreError:
+                    pass
 
     def _renew(self) -> bool:
         with self._lock:
             if not self.lost:
-                tag = self.prefix.replace(LEASE_KEY, _lease_bytes(self.holder, _expiry(self.term)), self.tag)
+                tag = _write_lease(self.prefix, _lease_bytes(self.holder, _expiry(self.term)), self.tag)
                 self.lost = tag is None
                 self.tag = tag or self.tag
             return not self.lost
@@ -233,14 +240,14 @@ def _take_lease(
     told = False
     while True:
         mine = _lease_bytes(me, _expiry(term))
-        tag = prefix.create(LEASE_KEY, mine)
+        tag = _write_lease(prefix, mine, None)
         if tag is None:
             current = prefix.get(LEASE_KEY)
             if current is None:  # gone between the two calls: try again at once
                 continue
             holder, expires = _read_lease(current.data)
             if expires is None or expires <= dt.datetime.now(dt.UTC):
-                tag = prefix.replace(LEASE_KEY, mine, current.tag)  # of racing takers, one wins
+                tag = _write_lease(prefix, mine, current.tag)  # of racing takers, one wins
         if tag is not None:
             return Lease(prefix, me, tag, term)
         who = holder.describe() if holder is not None else "another process"
@@ -251,6 +258,19 @@ def _take_lease(
             on_wait(f"waiting for {who} to finish with {prefix.url}")
             told = True
         time.sleep(POLL_SECONDS)
+
+
+def _write_lease(prefix: S3Prefix, data: bytes, tag: str | None) -> str | None:
+    """Create the lease (no tag) or replace the one with `tag`; the new tag, or None if another
+    write came first. A conditional PUT the store applied but whose answer was lost is retried by
+    the client and then refused (412) for the very change it made: the lease then holds exactly
+    these bytes (they name this holder and an expiry to the microsecond), so it is ours."""
+    written = prefix.create(LEASE_KEY, data) if tag is None else prefix.replace(LEASE_KEY, data, tag)
+    if written is None:
+        now = prefix.get(LEASE_KEY)
+        if now is not None and now.data == data:
+            return now.tag
+    return written
 
 
 def _expiry(term: float) -> dt.datetime:

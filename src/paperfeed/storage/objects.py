@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
@@ -142,7 +143,7 @@ class S3Prefix:
 
         keys = self.keys(prefix.rstrip("/") + "/")
         if keys:
-            obstore.delete(self.store, keys)
+            self._reachable(lambda: obstore.delete(self.store, keys))
 
     def _reachable(self, call: Callable[[], T]) -> T:
         """call(); a store that cannot be reached or refuses is an ObjectStoreError in one line
@@ -155,14 +156,29 @@ class S3Prefix:
         except (AlreadyExistsError, PreconditionError, NotFoundError, FileNotFoundError):
             raise
         except (BaseError, OSError) as error:
-            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ObjectStoreError(f"object store {self.url}: {first}") from None
+            raise ObjectStoreError(f"object store {self.url}: {in_one_line(error)}") from None
+
+
+def in_one_line(error: BaseException) -> str:
+    """A store error in one line: obstore's and deltalake's messages carry a page of debug
+    output or a chain of causes (with colour codes); the first line says what failed, the last
+    why (`Generic S3 error: Error performing GET … Connection refused (os error 111)`)."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error)).split("\nDebug source:")[0]
+    lines = [line.strip().lstrip("↳").strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    if not lines:
+        return type(error).__name__
+    if len(lines) == 1:
+        return lines[0]
+    request = re.search(r"\b((?:GET|PUT|HEAD|POST|DELETE) \S+)", text)  # which object it failed on
+    return f"{lines[0]}{f' ({request.group(1)})' if request else ''} … {lines[-1]}"
 
 
 def read_object(uri: str) -> bytes:
-    """The bytes of the object at `s3://bucket/key`; ObjectStoreError if it is not there."""
-    parts = urlsplit(uri)
-    found = S3Prefix.parse(f"s3://{parts.netloc}").get(parts.path.lstrip("/"))
+    """The bytes of the object at `s3://bucket/key`; ObjectStoreError if it is not there. The key
+    is everything after the bucket, as it is (a key may hold '#' or '?', which are no URL's parts here)."""
+    bucket, _, key = uri.removeprefix(SCHEME).partition("/")
+    found = S3Prefix.parse(f"{SCHEME}{bucket}").get(key)
     if found is None:
         raise ObjectStoreError(f"{uri} is not there (any more)")
     return found.data
@@ -179,6 +195,8 @@ def duckdb_secret_sql() -> str:
         "SECRET": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
         "REGION": os.environ.get("AWS_REGION", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")),
     }
+    if os.environ.get("AWS_SESSION_TOKEN"):  # temporary credentials (an assumed role)
+        options["SESSION_TOKEN"] = os.environ["AWS_SESSION_TOKEN"]
     if parts is not None:
         options |= {"ENDPOINT": parts.netloc, "URL_STYLE": "path", "USE_SSL": "true" if parts.scheme == "https" else "false"}
     rendered = ", ".join(f"{k} {v}" if v in ("true", "false") or k == "TYPE" else f"{k} '{_quote(v)}'" for k, v in options.items())

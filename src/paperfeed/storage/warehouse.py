@@ -40,7 +40,7 @@ from paperfeed.storage.delta import append, is_partitioned_by, keep_properties, 
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
 from paperfeed.storage.layout import WarehouseLayout
-from paperfeed.storage.lock import held_lease, lease_lock, writer_lock
+from paperfeed.storage.lock import LeaseLost, held_lease, lease_lock, writer_lock
 
 # A table with more data files than this is compacted by the run that writes it; a partitioned
 # table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
@@ -82,6 +82,9 @@ class Warehouse:
         self.layout = layout
         self._handles: dict[str, DeltaTable] = {}  # open tables, kept up to date: opening one reads its log
         self._runs: tuple[int, pl.DataFrame] | None = None  # `runs` as read at a Delta version: a run asks often
+        # Each data table's Delta version when this writer last found it clean (recovered, or just
+        # committed by it): every later commit must be its own (see _check_own_commits).
+        self._clean: dict[str, int] | None = None
 
     @classmethod
     def at(cls, location: Path | str, site: Path | str | None = None) -> Warehouse:
@@ -226,6 +229,7 @@ class Warehouse:
         standing = self.standing()
         rolled_back = []
         self._handles.clear()
+        self._clean = {}
         for table in DATA_TABLES:
             if not self.exists(table.name):
                 continue
@@ -239,10 +243,11 @@ class Warehouse:
                 rolled_back.append(table.name)
                 continue
             delta = DeltaTable(uri)
-            if delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris()):
-                continue
-            delta.restore(published, commit_properties=_commit_meta("recover", None))
-            rolled_back.append(table.name)
+            if not (delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris())):
+                delta.restore(published, commit_properties=_commit_meta("recover", None))
+                delta.update_incremental()
+                rolled_back.append(table.name)
+            self._clean[table.name] = delta.version()
         return rolled_back
 
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
@@ -280,13 +285,42 @@ class Warehouse:
         """Commit one row to `runs`: for a published run this is the moment it becomes visible.
         On object storage, the lease is renewed first: a writer that lost it publishes (or records)
         nothing. A failed or no-op run's row changes no table and goes in all the same."""
+        commits = row["status"] in (RunStatus.PUBLISHED, RunStatus.RECORDED)
         lease = held_lease(self.layout.remote) if self.layout.remote else None
-        if lease is not None and row["status"] in (RunStatus.PUBLISHED, RunStatus.RECORDED):
-            lease.confirm()
+        if commits:
+            if lease is not None:
+                lease.confirm()
+            self._check_own_commits(row)
         frame = RUNS.conform(pl.DataFrame([row], schema=RUNS.schema))
         handle = append(frame, self.handle(RUNS.name) or self.table_uri(RUNS.name), _commit_meta(row["run_id"], row["dataset_version"]))
         self._handles[RUNS.name] = handle
         self._compact(handle, row["run_id"], row["dataset_version"])
+        if commits and self._clean is not None:
+            self._clean |= {e["table"]: e["delta_version"] for e in row["table_versions"] or []}
+
+    def _check_own_commits(self, row: dict[str, Any]) -> None:
+        """The fence behind the writer's lock: every Delta commit on a table this run names, after
+        the version it found clean, must be this run's. Another writer's commit there (a writer
+        whose lease ran out while it stalled, then went on writing; a second machine on a shared
+        disk whose file locks do not reach this one) would be part of the versions this run names:
+        the run then stops and publishes nothing, and the next run's recover rolls both back."""
+        if self._clean is None:  # this writer never recovered: nothing to measure from
+            return
+        for entry in row["table_versions"] or []:
+            name, upto = entry["table"], entry["delta_version"]
+            since = self._clean.get(name, -1)
+            delta = self.handle(name)
+            if delta is None or upto <= since:
+                continue
+            delta.update_incremental()
+            for commit in delta.history(delta.version() - since):
+                other = commit.get("paperfeed.run_id")
+                if since < commit["version"] <= upto and other != row["run_id"]:
+                    raise LeaseLost(
+                        f"table {name} of {self.location} has a commit (Delta version {commit['version']}) by "
+                        f"{f'run {other}' if other else 'another program'}, made while this run held the writer's lock: "
+                        "this run publishes nothing; the next run rolls both back"
+                    )
 
     def _next_fingerprint(self, table: TableContract, change: TableChange, written: Written) -> str:
         previous = written.fingerprints.get(table.name)
@@ -306,7 +340,7 @@ class Warehouse:
         if delta is None:  # the table's first rows (or none: it is created all the same)
             delta = self._handles[table.name] = append(upserts, self.table_uri(table.name), meta, table.partition_by)
             return delta.version()
-        keep_properties(delta)
+        keep_properties(delta, meta)
         if table.partition_by is not None and not is_partitioned_by(delta, table.partition_by):
             # Written before the table was partitioned: rewritten once, partitioned, same rows.
             repartition(table.upgrade(pl.scan_delta(delta).collect()), delta, table.partition_by, meta)
