@@ -51,15 +51,16 @@ def check_snapshots(gate: Gate, snapshots: list[PreparedSnapshot]) -> list[Prepa
     candidates = [s for s in checked if not s.rejected]
     if not candidates:
         return checked
-    # One validation for all records of the run (one report), split back per snapshot.
-    rows = [record_rows(s) for s in candidates]
-    report = gate.validate(RECORDS_SUITE, pl.concat(rows))
+    # One frame and one validation for all records of the batch (one report), split back per snapshot.
+    rows = record_rows(candidates)
+    report = gate.validate(RECORDS_SUITE, rows)
     gated: dict[str, PreparedSnapshot] = {}
     offset = 0
-    for snap, frame in zip(candidates, rows, strict=True):
-        part = replace(report, failures=[_shift(f, offset, frame.height) for f in report.failures])
-        gated[snap.snapshot_id] = apply_record_gate(snap, part, frame)
-        offset += frame.height
+    for snap in candidates:
+        height = snap.records.height
+        part = replace(report, failures=[_shift(f, offset, height) for f in report.failures])
+        gated[snap.snapshot_id] = apply_record_gate(snap, part, rows.slice(offset, height))
+        offset += height
     crash_point("after_record_gate")
     return [gated.get(s.snapshot_id, s) for s in checked]
 
