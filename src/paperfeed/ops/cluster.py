@@ -21,13 +21,11 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import CancelledError
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import cache
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import polars as pl
 
 from paperfeed.model.inputs import RawSnapshot
 from paperfeed.model.prepared import PreparedSnapshot
@@ -85,7 +83,7 @@ class Cluster:
             raise ClusterError(f"the Dask cluster at {self.address} failed during the run: {_first_line(error)}") from None
         finally:
             self.client.cancel(futures)
-        return [received(snapshot) for packed in done for snapshot in packed.unpacked()]
+        return [snapshot for packed in done for snapshot in packed.unpacked()]
 
     def _check_joined(self, workers: set[str]) -> None:
         joined = sorted(workers - self.checked)
@@ -101,15 +99,15 @@ def prepare_and_check(items: list[Item], gate: Gate) -> list[PreparedSnapshot]:
 
 def prepared_on_worker(items: list[Item], gate: Gate) -> Packed:
     """What a worker runs: prepare_and_check, the results made ready to ship."""
-    return Packed.of([shipped(snapshot) for snapshot in prepare_and_check(items, gate)])
+    return Packed.of(prepare_and_check(items, gate))
 
 
 @dataclass(frozen=True)
 class Packed:
     """A task's prepared snapshots, pickled and zstd-compressed for the trip back to the run. A
-    feed repeats itself (papers stay on it for days, and each record carries a title key and
-    hashes of its texts): 28 MB of results become 3.6 MB for 0.03 s of the worker's time
-    (measured on the benchmark's feed), bytes that every network between machines is slow for."""
+    feed repeats itself (papers stay on it for days; a record's raw text mostly equals its
+    normalised text): 29 MB of results become 3.6 MB for 0.04 s of the worker's time (measured
+    on the benchmark's feed), bytes that every network between machines is slow for."""
 
     size: int
     data: bytes
@@ -126,32 +124,6 @@ class Packed:
 
         snapshots: list[PreparedSnapshot] = pickle.loads(pa.decompress(self.data, self.size, codec="zstd", asbytes=True))
         return snapshots
-
-
-# A record's raw title and abstract, and the same texts normalised: mostly equal, and shipping both
-# back from the workers is most of the cluster's overhead (64 MB of results for 24 MB of files).
-_RAW_TEXTS = {"title_raw": "title", "abstract_raw": "abstract"}
-
-
-def shipped(snapshot: PreparedSnapshot) -> PreparedSnapshot:
-    """The snapshot with each raw text left out (null) where the normalised text equals it."""
-    return replace(snapshot, records=snapshot.records.with_columns(
-        pl.when(pl.col(raw) == pl.col(text)).then(None).otherwise(pl.col(raw)).alias(raw) for raw, text in _raw_texts(snapshot)
-    ))  # fmt: skip
-
-
-def received(snapshot: PreparedSnapshot) -> PreparedSnapshot:
-    """shipped, undone: a raw text left out is its normalised text (a raw text that was null has
-    a null normalised text, so the two cases give the same)."""
-    return replace(snapshot, records=snapshot.records.with_columns(
-        pl.coalesce(raw, text).alias(raw) for raw, text in _raw_texts(snapshot)
-    ))  # fmt: skip
-
-
-def _raw_texts(snapshot: PreparedSnapshot) -> list[tuple[str, str]]:
-    """(raw, normalised) column pairs the snapshot's records hold (a rejected file's may hold none)."""
-    columns = set(snapshot.records.columns)
-    return [(raw, text) for raw, text in _RAW_TEXTS.items() if {raw, text} <= columns]
 
 
 def file_groups(items: list[Item], task_bytes: int, at_least: int) -> Iterator[list[Item]]:
