@@ -38,8 +38,8 @@ if TYPE_CHECKING:
 # How long connecting waits for the scheduler, and then for a first worker.
 CONNECT_SECONDS = 10.0
 # A batch is cut into tasks of about this many bytes of files, and at least one per worker thread.
-# Each task pays a fixed cost (the two suites' Great Expectations validation, about 0.05-0.1 s)
-# on top of about 0.08 s of work per MB: 16 MB is about 130 files, over a second of work.
+# Each task pays a fixed cost (the two suites' Great Expectations validation, about 0.15 s) on
+# top of about 0.045 s of work per MB: 16 MB is about 130 files, 0.7 s of work and more.
 # Measured in the README (Performance, "(g)").
 TASK_BYTES = 16 * 1024 * 1024
 
