@@ -71,16 +71,20 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3]:
         *(f"-{name}={port}" for name, port in ports.items()),
     ]  # fmt: skip
     env = S3_KEYS | {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{ports['s3.port']}", "AWS_ALLOW_HTTP": "true"}
+    # The server reads its credentials from the variables, and so does the probe that waits for it;
+    # afterwards they are set only for the tests that ask for the store (the `s3` fixture).
     before = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)  # the server reads its credentials from them
+    os.environ.update(env)
     server = started(command, root / "weed.log")
     try:
-        _wait_for_bucket(env, root / "weed.log")
+        try:
+            _wait_for_bucket(env, root / "weed.log")
+        finally:
+            for name, value in before.items():
+                os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
         yield S3(env)
     finally:
         stop([server])
-        for name, value in before.items():
-            os.environ.pop(name, None) if value is None else os.environ.__setitem__(name, value)
 
 
 @pytest.fixture
