@@ -96,24 +96,32 @@ def test_a_run_killed_before_its_runs_commit_is_invisible_and_rolled_back(tmp_pa
     assert counts(w) == (2, 2, 2)
 
 
+@pytest.mark.parametrize("foreign", ["a stalled paperfeed run", "a writer without commit info"])
 def test_another_writers_commit_during_a_run_stops_its_publish_and_the_next_run_converges(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    foreign: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The fence behind the lock: a writer that lost its lock mid-run (a lease that ran out while
     it stalled) and then commits to a table must not end up inside the version the lock's holder
-    publishes. Here such a commit lands between this run's table writes."""
+    publishes. Here such a commit lands between this run's table writes: another paperfeed run's
+    append, or a commit of another program that writes no commit info (Delta allows that)."""
     w = tmp_path / "warehouse"
     ingest(w, ("a.txt", feed_bytes("Mar 14", [ONE])))
     uri = Warehouse.at(w).table_uri("appearances")
 
     def stalled_writer_commits(point: str) -> None:
-        if point == "after_write:snapshots":  # before this run writes appearances
+        if point != "after_write:snapshots":  # before this run writes appearances
+            return
+        if foreign == "a stalled paperfeed run":
             meta = CommitProperties(custom_metadata={"paperfeed.run_id": "the-stalled-run"})
             pl.read_delta(uri).head(1).write_delta(uri, mode="append", delta_write_options={"commit_properties": meta})
+        else:
+            log = Path(uri) / "_delta_log" / f"{DeltaTable(uri).version() + 1:020d}.json"
+            log.write_text(json.dumps({"txn": {"appId": "another-program", "version": 1}}) + "\n")
 
     with monkeypatch.context() as patched:
         patched.setattr(warehouse_module, "crash_point", stalled_writer_commits)
-        with pytest.raises(LeaseLost, match=r"table appearances .* has a commit .* by run the-stalled-run"):
+        expected = "by run the-stalled-run" if foreign == "a stalled paperfeed run" else "that no paperfeed wrote"
+        with pytest.raises(LeaseLost, match=rf"table appearances .* has a commit .*{expected}"):
             ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))
     assert counts(w) == (1, 1, 1)  # nothing published
     again = ingest(w, ("b.txt", feed_bytes("Mar 15", [ONE, TWO])))  # rolls both back, then publishes

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import gc
+import os
 import sys
 
 import typer
@@ -14,6 +15,8 @@ from paperfeed.cli import ingest, maintain, query
 from paperfeed.cli.common import Exit, print_error, storage_failure
 from paperfeed.storage.landing import LandingError
 from paperfeed.storage.objects import ObjectStoreError
+
+DEBUG_ENV = "PAPERFEED_DEBUG"  # set: a store or disk error shows its traceback, for a bug report
 
 app = typer.Typer(
     name="paperfeed",
@@ -35,9 +38,8 @@ def main() -> None:
     atexit.register(gc.freeze)
     try:
         app()
-    except OSError as error:  # a store or disk that cannot be reached or written, from any command
-        print_error(storage_failure(error))
+    except (OSError, ObjectStoreError) as error:  # a store or disk that cannot be reached or written, from any command
+        if os.environ.get(DEBUG_ENV):
+            raise
+        print_error(storage_failure(error) if isinstance(error, OSError) else str(error))
         sys.exit(Exit.USAGE if isinstance(error, LandingError) else Exit.FAILED)
-    except ObjectStoreError as error:
-        print_error(str(error))
-        sys.exit(Exit.FAILED)

@@ -226,6 +226,9 @@ class Warehouse:
         table's newest Delta version again holds what that run published or recorded. Compares
         files, not version numbers: after one rollback the newest version is a restore commit with
         the committed files. A table no run has committed yet (a first run died) is removed."""
+        lease = held_lease(self.layout.remote) if self.layout.remote else None
+        if lease is not None:  # a writer that lost its lease must not roll back the new holder's writes
+            lease.confirm()
         standing = self.standing()
         rolled_back = []
         self._handles.clear()
@@ -244,10 +247,9 @@ class Warehouse:
                 continue
             delta = DeltaTable(uri)
             if not (delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris())):
-                delta.restore(published, commit_properties=_commit_meta("recover", None))
-                delta.update_incremental()
+                delta.restore(published, commit_properties=_commit_meta("recover", None))  # the handle is now at it
                 rolled_back.append(table.name)
-            self._clean[table.name] = delta.version()
+            self._clean[table.name] = delta.version()  # not the newest: a commit after it must be this run's
         return rolled_back
 
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
@@ -295,8 +297,9 @@ class Warehouse:
         handle = append(frame, self.handle(RUNS.name) or self.table_uri(RUNS.name), _commit_meta(row["run_id"], row["dataset_version"]))
         self._handles[RUNS.name] = handle
         self._compact(handle, row["run_id"], row["dataset_version"])
-        if commits and self._clean is not None:
-            self._clean |= {e["table"]: e["delta_version"] for e in row["table_versions"] or []}
+        if commits and self._clean is not None:  # a table the run left alone is named at an older version
+            for entry in row["table_versions"] or []:
+                self._clean[entry["table"]] = max(self._clean.get(entry["table"], -1), entry["delta_version"])
 
     def _check_own_commits(self, row: dict[str, Any]) -> None:
         """The fence behind the writer's lock: every Delta commit on a table this run names, after
@@ -309,11 +312,16 @@ class Warehouse:
         for entry in row["table_versions"] or []:
             name, upto = entry["table"], entry["delta_version"]
             since = self._clean.get(name, -1)
-            delta = self.handle(name)
+            delta = self.handle(name)  # up to date
             if delta is None or upto <= since:
                 continue
-            delta.update_incremental()
-            for commit in delta.history(delta.version() - since):
+            history = delta.history(delta.version() - since)
+            if len(history) != delta.version() - since:  # a commit without commit info: not paperfeed's
+                raise LeaseLost(
+                    f"table {name} of {self.location} has a commit after Delta version {since} that no paperfeed "
+                    "wrote (no commit info), made while this run held the writer's lock: this run publishes nothing"
+                )
+            for commit in history:
                 other = commit.get("paperfeed.run_id")
                 if since < commit["version"] <= upto and other != row["run_id"]:
                     raise LeaseLost(
