@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from helpers import S3, SAMPLES, TwoVersions, free_port, ingest, paperfeed, paperfeed_forked, run_forked, samples, write_landing
-from paperfeed.storage.faults import CRASH_ENV
+from paperfeed.storage.faults import CRASH_ENV, STORE_POINTS
 from paperfeed.storage.layout import SITE_ENV
 from paperfeed.storage.lock import LEASE_ENV, LEASE_KEY, LeaseLost, WarehouseLocked, _write_lease, held_lease
 from paperfeed.storage.objects import S3Prefix, read_object
@@ -102,14 +102,17 @@ def test_two_writers_racing_on_s3_end_as_one_after_the_other(s3: S3, prefect_api
 
 
 def test_a_run_killed_mid_publish_on_s3_leaves_the_previous_version_and_a_rerun_converges(
-    s3: S3, two_versions: TwoVersions, tmp_path: Path
+    s3: S3, two_versions: TwoVersions, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     warehouse = s3.warehouse()
     first = write_landing(tmp_path / "first", samples(*SAMPLES[:3]))
+    monkeypatch.setenv(SITE_ENV, str(tmp_path / "site"))
     env = s3.env | {SITE_ENV: str(tmp_path / "site"), LEASE_ENV: "4"}  # a dead holder's lease runs out in 4 s
     run_forked("run", "-l", str(first), "-w", warehouse, "--year", "2025", env=env)
     command = ("run", "-l", str(two_versions.landing), "-w", warehouse, "--year", "2025")
-    for point in ("after_write:papers", "after_runs_commit"):  # tables half written; then the publish done
+    # Tables half written; then the publish done (its release not written); then the run after it
+    # (nothing new: it writes that release) killed while putting the release on the store.
+    for point in ("after_write:papers", "after_runs_commit", *STORE_POINTS):
         killed = run_forked(*command, env=env | {CRASH_ENV: point}, expect=-9)
         assert killed.returncode == -9
         expected = 1 if point == "after_write:papers" else 2
@@ -117,12 +120,17 @@ def test_a_run_killed_mid_publish_on_s3_leaves_the_previous_version_and_a_rerun_
         assert current is not None and current.number == expected, point
         if expected == 1:
             assert current.fingerprints == Warehouse.at(two_versions.base).version(1).fingerprints
+    # What a downloader sees meanwhile: version 2's release on the store has no manifest yet.
+    incomplete = paperfeed("verify", "--warehouse", warehouse, expect=6).stdout
+    assert "version=0002 (on the store)" in incomplete, incomplete
     started = time.monotonic()
     run_forked(*command, env=env)  # waits for the dead run's lease to run out, then converges
     assert time.monotonic() - started < 60
     final = Warehouse.at(warehouse).current()
     assert final is not None and final.number == 2
     assert final.fingerprints == Warehouse.at(two_versions.full).version(2).fingerprints
+    _check_release_on_store(S3Prefix.parse(warehouse), "releases/version=0002")  # put whole by the re-run
+    assert "all good" in paperfeed("verify", "--warehouse", warehouse).stdout
 
 
 def test_the_lease_is_taken_by_one_writer_waits_for_its_holder_and_expires(s3: S3, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from paperfeed.storage.faults import crash_point
 from paperfeed.storage.layout import MANIFEST, WarehouseLayout
 from paperfeed.storage.objects import S3Prefix
 
@@ -41,6 +42,7 @@ def put_release(layout: WarehouseLayout, folder: Path, previous: Path | None) ->
             remote.copy(_key(layout, previous / entry["path"]), key)
         else:
             remote.put(key, (folder / entry["path"]).read_bytes())
+        crash_point("during_release_put")
     remote.put(_key(layout, folder / MANIFEST), (folder / MANIFEST).read_bytes())
     return True
 
