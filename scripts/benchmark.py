@@ -50,6 +50,7 @@ from synthetic_feed import write_feed
 
 from paperfeed.config import SAMPLE_FEED
 from paperfeed.curate.increment import increment
+from paperfeed.model.contracts import PAPERS
 from paperfeed.model.inputs import LandingFile
 from paperfeed.model.status import RunStatus
 from paperfeed.ops.batches import in_batches, prepare_batch
@@ -240,7 +241,7 @@ def section_d_f(work: Path, versions: int, repeat: int) -> None:
     per_version = statistics.median(added)
     print(f"(f) disk added per version (last 100 versions, median): {per_version / 1e3:,.0f} kB for a median of "
           f"{statistics.median(changed):,.0f} papers new or updated; warehouse {disk_bytes(store.root) / 1e6:,.0f} MB in all "
-          f"(tables {disk_bytes(store.root / 'tables') / 1e6:,.0f} MB, releases {disk_bytes(store.layout.releases) / 1e6:,.0f} MB, "
+          f"(tables {disk_bytes(Path(store.table_uri(PAPERS.name)).parent) / 1e6:,.0f} MB, releases {disk_bytes(store.layout.releases) / 1e6:,.0f} MB, "
           f"raw {disk_bytes(store.layout.raw) / 1e6:,.0f} MB) for {feed.bytes / 1e6:,.0f} MB of input")
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperfeed.storage.faults import crash_point
-from paperfeed.storage.objects import ObjectStoreError, S3Prefix
+from paperfeed.storage.objects import ObjectStoreError, S3Prefix, Tagged
 
 POLL_SECONDS = 0.2
 LEASE_SECONDS = 60.0
@@ -240,13 +240,14 @@ def _take_lease(
     told = False
     while True:
         mine = _lease_bytes(me, _expiry(term))
-        tag = _write_lease(prefix, mine, None)
+        tag = prefix.create(LEASE_KEY, mine)
         if tag is None:
-            current = prefix.get(LEASE_KEY)
+            current = prefix.get(LEASE_KEY)  # read once: whose it is, and whether our create landed after all
             if current is None:  # gone between the two calls: try again at once
                 continue
+            tag = _ours(current, mine)
             holder, expires = _read_lease(current.data)
-            if expires is None or expires <= dt.datetime.now(dt.UTC):
+            if tag is None and (expires is None or expires <= dt.datetime.now(dt.UTC)):
                 tag = _write_lease(prefix, mine, current.tag)  # of racing takers, one wins
         if tag is not None:
             return Lease(prefix, me, tag, term)
@@ -266,11 +267,12 @@ def _write_lease(prefix: S3Prefix, data: bytes, tag: str | None) -> str | None:
     the client and then refused (412) for the very change it made: the lease then holds exactly
     these bytes (they name this holder and an expiry to the microsecond), so it is ours."""
     written = prefix.create(LEASE_KEY, data) if tag is None else prefix.replace(LEASE_KEY, data, tag)
-    if written is None:
-        now = prefix.get(LEASE_KEY)
-        if now is not None and now.data == data:
-            return now.tag
-    return written
+    return written if written is not None else _ours(prefix.get(LEASE_KEY), data)
+
+
+def _ours(found: Tagged | None, data: bytes) -> str | None:
+    """The lease's tag if it holds exactly `data` (a write of ours the store applied), else None."""
+    return found.tag if found is not None and found.data == data else None
 
 
 def _expiry(term: float) -> dt.datetime:

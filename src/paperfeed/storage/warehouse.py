@@ -315,8 +315,9 @@ class Warehouse:
             delta = self.handle(name)  # up to date
             if delta is None or upto <= since:
                 continue
-            history = delta.history(delta.version() - since)
-            if len(history) != delta.version() - since:  # a commit without commit info: not paperfeed's
+            newer = delta.version() - since
+            history = delta.history(newer)
+            if len(history) != newer:  # a commit without commit info: not paperfeed's
                 raise LeaseLost(
                     f"table {name} of {self.location} has a commit after Delta version {since} that no paperfeed "
                     "wrote (no commit info), made while this run held the writer's lock: this run publishes nothing"
