@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import random
@@ -22,7 +23,8 @@ from paperfeed.ops.context import RunContext
 from paperfeed.ops.finish import run_row
 from paperfeed.prepare.snapshot import prepare_snapshot
 from paperfeed.publish.summary import RunSummary
-from paperfeed.quality.findings import GateError
+from paperfeed.quality import gx
+from paperfeed.quality.findings import GateError, SuiteReport
 from paperfeed.quality.frames import publish_frames
 from paperfeed.quality.gate import check_snapshots
 from paperfeed.quality.gx import SUITES_ENV, QualityGate, load_suite, suites_dir
@@ -236,6 +238,25 @@ def test_publish_gate_catches_malformed_links(gate: QualityGate, good_tables: Ta
     assert set(found["links"]) == {
         "expect_column_values_to_match_regex(url)", "expect_column_values_to_not_match_regex(url)",
     }
+
+
+def test_building_each_expectations_configuration_once_per_validation_changes_no_result(
+    gate: QualityGate, good_tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every publish suite, failing ones included (their rows listed), as GX's own property gives it.
+    papers = good_tables.papers.with_columns(
+        links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
+    )
+    broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])})
+    frames = publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+
+    def reports() -> list[SuiteReport]:
+        return [gate.validate(suite, frame, all_rows) for suite, frame in frames.items() for all_rows in (True, False)]
+
+    memoised = reports()
+    assert {r.suite for r in memoised if not r.success} >= {"papers", "links", "runs"}
+    monkeypatch.setattr(gx, "_configurations_built_once", contextlib.nullcontext)
+    assert reports() == memoised
 
 
 # --- suites are files ------------------------------------------------------------------------
