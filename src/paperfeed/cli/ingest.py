@@ -62,9 +62,7 @@ def run(
         from paperfeed.ops.context import new_run_id
 
         run_id = new_run_id(dt.datetime.now(dt.UTC))
-        with locked(warehouse, run_id, wait), working(f"ingesting {place}"):
-            prefect_defaults(verbose)
-            start_orchestrator(place, warehouse, settle)
+        with locked(warehouse, run_id, wait), working(f"ingesting {place}"), orchestrator(place, warehouse, settle, verbose):
             from paperfeed_flows.ingest import ingest
 
             flow = ingest.with_options(retries=0)  # the operator gets the answer at once
@@ -101,9 +99,7 @@ def backfill(
                 select(listed, [n for n in names if n not in {r.source_name for r in listed.refused}])
             except LandingError as error:
                 fail(str(error), Exit.USAGE)
-        with locked(warehouse, "backfill", wait), working(f"backfilling {place}"):
-            prefect_defaults(verbose)
-            start_orchestrator(place, warehouse, 0)
+        with locked(warehouse, "backfill", wait), working(f"backfilling {place}"), orchestrator(place, warehouse, 0, verbose):
             from paperfeed_flows.ingest import backfill as flow
 
             with command_runs(warehouse):
@@ -178,32 +174,32 @@ def serve(
         fail(f"serving failed: {type(error).__name__}: {str(error).splitlines()[0]}", Exit.FAILED)
 
 
-def start_orchestrator(landing: Path | str, warehouse: str, settle: float) -> None:
-    """Great Expectations imported in the background when there are new files to check, while
-    Prefect starts; and without a Prefect server to report to (PREFECT_API_URL, in the environment
-    or a profile), the temporary one Prefect's first flow run would start and wait seconds for,
-    started here: the two costs overlap (on two cores) rather than add up. Call after
-    prefect_defaults."""
-    from prefect.settings import PREFECT_API_URL
+@contextmanager
+def orchestrator(landing: Path | str, warehouse: str, settle: float, verbose: bool) -> Iterator[None]:
+    """Prefect ready for this command's flow: its API (a temporary server when none is configured,
+    started first so that it boots on the other core while this process imports:
+    cli/prefect_server.py), Great Expectations imported in the background when there are new files
+    to check, and the flow runs of this warehouse's ended commands marked finished."""
+    prefect_defaults(verbose)
+    from paperfeed.cli.prefect_server import prefect_api, ready
 
-    from paperfeed.ops.context import FromLanding
-    from paperfeed.ops.run import has_new_files
-    from paperfeed.storage.warehouse import Warehouse
+    with prefect_api() as server:
+        from paperfeed.ops.context import FromLanding
+        from paperfeed.ops.run import has_new_files
+        from paperfeed.storage.warehouse import Warehouse
 
-    if has_new_files(Warehouse.at(warehouse), FromLanding(landing, settle)):
-        from paperfeed.quality.gx import prewarm
+        if has_new_files(Warehouse.at(warehouse), FromLanding(landing, settle)):
+            from paperfeed.quality.gx import prewarm
 
-        prewarm()  # a thread: it has the interpreter while this one waits for the server
-    if not PREFECT_API_URL.value():
-        from prefect.server.api.server import SubprocessASGIServer  # the one Prefect's client starts (one per process)
+            prewarm()  # a thread: it has the interpreter while this one waits for the server
+        from paperfeed_flows.abandoned import finish_abandoned_runs
 
-        SubprocessASGIServer().start()
-    from paperfeed_flows.abandoned import finish_abandoned_runs
-
-    try:
-        finish_abandoned_runs(warehouse)  # the lock is held: any such run's command has ended
-    except Exception:  # noqa: BLE001 - a server that cannot be reached fails the flow next, in one line
-        pass
+        ready(server)
+        try:
+            finish_abandoned_runs(warehouse)  # the lock is held: any such run's command has ended
+        except Exception:  # noqa: BLE001 - a server that cannot be reached fails the flow next, in one line
+            pass
+        yield
 
 
 @contextmanager

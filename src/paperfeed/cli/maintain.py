@@ -79,9 +79,13 @@ def rebuild(
         fail(str(error), Exit.USAGE)
     with working(f"rebuilding {warehouse} into {into}, version by version"):
         prefect_defaults(verbose)
-        from paperfeed_flows.ingest import rebuild as flow
+        from paperfeed.cli.prefect_server import prefect_api, ready
 
-        rebuilt = orchestrated(lambda: flow(warehouse=absolute(warehouse), into=absolute(into)))
+        with prefect_api() as server:
+            from paperfeed_flows.ingest import rebuild as flow
+
+            ready(server)
+            rebuilt = orchestrated(lambda: flow(warehouse=absolute(warehouse), into=absolute(into)))
     if as_json:
         versions = [asdict(v) | {"equal": v.equal} for v in rebuilt.versions]
         emit_json({"equal": rebuilt.equal, "versions": versions, "tables": versions[-1]["tables"] if versions else []})
