@@ -72,18 +72,29 @@ class Cluster:
         self._check_joined(set(nthreads))
         threads = sum(nthreads.values())
         groups = list(file_groups(items, self.task_bytes, max(1, threads)))
-        futures: list[Any] = []
+        from distributed import as_completed
+
+        files: list[Any] = []
+        tasks: list[Any] = []
+        done: dict[str, list[PreparedSnapshot]] = {}
         try:
-            futures = self.client.scatter(groups, hash=False)  # hashing 64 MB of bytes for a key costs 0.2 s
-            futures += self.client.map(prepared_on_worker, futures, gate=gate, pure=False)
-            done: list[Packed] = self.client.gather(futures[len(groups):])
-            ran = self.client.who_has(futures[len(groups):])
+            # A group for each worker thread first, so that work starts while the rest is sent
+            # (1000 files, 122 MB: 0.3-0.5 s of scattering); and each result unpacked as it comes,
+            # while the other tasks still run (0.06 s a task), not all of them at the end.
+            for part in (groups[:threads], groups[threads:]):
+                if part:
+                    sent = self.client.scatter(part, hash=False)  # hashing 64 MB of bytes for a key costs 0.2 s
+                    files += sent
+                    tasks += self.client.map(prepared_on_worker, sent, gate=gate, pure=False)
+            for task, packed in as_completed(tasks, loop=self.client.loop, with_results=True):  # this client, not a default one
+                done[task.key] = packed.unpacked()
+            ran = self.client.who_has(tasks)
             self._check_joined({worker for workers in ran.values() for worker in workers})
         except (OSError, TimeoutError, CancelledError) as error:
             raise ClusterError(f"the Dask cluster at {self.address} failed during the run: {_first_line(error)}") from None
         finally:
-            self.client.cancel(futures)
-        return [snapshot for packed in done for snapshot in packed.unpacked()]
+            self.client.cancel(files + tasks)
+        return [snapshot for task in tasks for snapshot in done[task.key]]
 
     def _check_joined(self, workers: set[str]) -> None:
         joined = sorted(workers - self.checked)
