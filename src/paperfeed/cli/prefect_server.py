@@ -2,38 +2,42 @@
 (no PREFECT_API_URL in the environment or the Prefect profile).
 
 Prefect's client would start this very server itself at the first flow run
-(`prefect.server.api.server.SubprocessASGIServer`: the same uvicorn command, environment and
-settings), but only after importing Prefect's server modules into the command's process (2.3 s
-here), and then it waits for the server to answer (2.9 s), one after the other. Started here first
-thing, without those imports, the server boots on the other core while the command imports its
-flow and Great Expectations; the command waits for it only before its first call to the API.
+(`prefect.server.api.server.SubprocessASGIServer`: the same uvicorn app, environment and settings;
+its port is picked from 8000-8999, here the system picks a free one), but only after importing
+Prefect's server modules into the command's process (2.3 s here), and then it waits for the server
+to answer (2.9 s), one after the other. Started here as soon as the command holds the warehouse's
+lock and has read Prefect's settings, without those imports, the server boots on the other core
+while the command imports its flow and Great Expectations; the command waits for it only before
+its first call to the API.
 
-Linux only, and on top: the server is told to end with the command (PR_SET_PDEATHSIG), so a
-command killed with SIGKILL does not leave it running; Prefect's own leaves it behind.
+On Linux, two more things than Prefect's own: the server is told to end with the command
+(PR_SET_PDEATHSIG), so a command killed with SIGKILL does not leave it running; and it runs in a
+process group of its own, so a terminal's Ctrl-C reaches the command only, which reports the
+interrupted run and then stops the server. Elsewhere it is started as Prefect starts it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import importlib.util
 import os
-import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from paperfeed.cli.common import Exit, fail
+from paperfeed.cli.common import Exit, fail, say
 
 # What Prefect sets for the server it starts (SubprocessASGIServer._run_uvicorn_command).
 SERVER_ENVIRONMENT = {"PREFECT_UI_ENABLED": "0", "PREFECT__SERVER_EPHEMERAL": "1", "PREFECT__SERVER_FINAL": "1"}
-PORT_IN_USE = 3  # uvicorn's exit status when its port was taken meanwhile: try another one
+# uvicorn's exit status when it could not start: its port taken meanwhile (then another port may
+# do), or a failed start-up (then none will): tried again twice, then told.
+STARTUP_FAILED, RELAUNCHES = 3, 2
 POLL_SECONDS = 0.05
 
 
@@ -48,6 +52,8 @@ class TemporaryServer:
     process: subprocess.Popen[bytes]
     port: int
     environment: dict[str, str]
+    relaunched: int = 0
+    answered: bool = False
 
     @property
     def api_url(self) -> str:
@@ -66,12 +72,13 @@ class TemporaryServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             ended = self.process.poll()
-            if ended == PORT_IN_USE:
-                self.port = _free_port()
+            if ended == STARTUP_FAILED and self.relaunched < RELAUNCHES:
+                self.port, self.relaunched = _free_port(), self.relaunched + 1
                 self.process = _launch(self.port, self.environment)
             elif ended is not None:
                 raise TemporaryServerError(f"Prefect's temporary server exited with status {ended} before it answered")
             elif _healthy(self.api_url):
+                self.answered = True
                 return
             time.sleep(POLL_SECONDS)
         self.stop()
@@ -107,8 +114,11 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
             try:
                 yield server
             finally:
-                if server.process.poll() is None:
+                ended = server.process.poll()
+                if ended is None:
                     _deliver_logs_and_events()
+                elif server.answered:  # the command's failure, if any, came from this
+                    say(f"Prefect's temporary server ended during the command (exit status {ended})")
     finally:
         server.stop()
 
@@ -116,8 +126,6 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
 def _deliver_logs_and_events() -> None:
     """Send what Prefect's background workers still hold (log lines, events) before the server
     stops: Prefect's own server stops at exit, after they drained."""
-    if "prefect.logging.handlers" not in sys.modules:
-        return  # no flow ran
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
@@ -141,24 +149,30 @@ def ready(server: TemporaryServer | None) -> None:
 def _launch(port: int, environment: dict[str, str]) -> subprocess.Popen[bytes]:
     spec = importlib.util.find_spec("prefect")  # where Prefect is, without importing its server
     assert spec is not None and spec.origin is not None, "Prefect is a dependency of paperfeed"
-    command = [
-        sys.executable, "-m", "uvicorn", "--app-dir", str(Path(spec.origin).parent.parent),
-        "--factory", "prefect.server.api.server:create_app",
+    uvicorn = [
+        "--app-dir", str(Path(spec.origin).parent.parent), "--factory", "prefect.server.api.server:create_app",
         "--host", "127.0.0.1", "--port", str(port), "--log-level", "error", "--lifespan", "on",
     ]  # fmt: skip
-    # A group of its own: a terminal's Ctrl-C stops the command, which still reports the interrupted
-    # run to the server, then stops it (Prefect's own server gets the Ctrl-C too, and the command's
-    # last reports fail).
-    return subprocess.Popen(command, env=environment, process_group=0, preexec_fn=_ending_with_parent())
+    if sys.platform != "linux":  # Prefect's way, Prefect's behaviour
+        return subprocess.Popen([sys.executable, "-m", "uvicorn", *uvicorn], env=environment, stdin=subprocess.DEVNULL)
+    # On Linux, a group of its own: a terminal's Ctrl-C stops the command, which still reports the
+    # interrupted run to the server, then stops it (Prefect's own server gets the Ctrl-C too, and
+    # the command's last reports fail); and it ends with the command even when that is killed.
+    command = [sys.executable, "-c", _ENDING_WITH_PARENT, str(os.getpid()), *uvicorn]
+    return subprocess.Popen(command, env=environment, stdin=subprocess.DEVNULL, process_group=0)
 
 
-def _ending_with_parent() -> Callable[[], object] | None:
-    """What the child runs before exec, on Linux: ask for SIGTERM when the process that started it
-    ends, even by SIGKILL. The C function is found here, in the parent: the child only calls it."""
-    if sys.platform != "linux":
-        return None
-    prctl, PR_SET_PDEATHSIG = ctypes.CDLL(None, use_errno=True).prctl, 1
-    return lambda: prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+# Run by the server's interpreter before uvicorn (not a preexec_fn, which would run in a forked copy
+# of this process, threads' locks and all): SIGTERM when the command ends, even by SIGKILL
+# (PR_SET_PDEATHSIG); and if it already has, stop at once.
+_ENDING_WITH_PARENT = """
+import ctypes, os, runpy, signal, sys
+ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+if os.getppid() != int(sys.argv[1]):
+    sys.exit(0)
+sys.argv = ["uvicorn", *sys.argv[2:]]
+runpy.run_module("uvicorn", run_name="__main__", alter_sys=True)
+"""
 
 
 def _free_port() -> int:
@@ -167,9 +181,12 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+_LOCAL = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # 127.0.0.1: never through a proxy
+
+
 def _healthy(api_url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=1) as response:
+        with _LOCAL.open(f"{api_url}/health", timeout=1) as response:
             return bool(response.status == 200)
     except (urllib.error.URLError, OSError):
         return False
