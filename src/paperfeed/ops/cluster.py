@@ -38,9 +38,9 @@ if TYPE_CHECKING:
 # How long connecting waits for the scheduler, and then for a first worker.
 CONNECT_SECONDS = 10.0
 # A batch is cut into tasks of about this many bytes of files, and at least one per worker thread.
-# Each task pays a fixed cost (the two suites' Great Expectations validation, about 0.15 s) on
-# top of about 0.045 s of work per MB: 16 MB is about 130 files, 0.7 s of work and more.
-# Measured in the README (Performance, "(g)").
+# Each task pays a fixed cost (the two suites' Great Expectations validation, about 0.06 s) on
+# top of about 0.045 s of work per MB: 16 MB is about 130 files, 0.7 s of work and more. 6 MB
+# tasks overlap more but took longer in all (README, Performance, "(g)").
 TASK_BYTES = 16 * 1024 * 1024
 
 Item = tuple[RawSnapshot, int | None]  # a file's bytes and the --year it is dated with
