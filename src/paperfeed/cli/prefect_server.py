@@ -103,14 +103,16 @@ def prefect_api() -> Iterator[TemporaryServer | None]:
     """Around a command's use of Prefect: its API as configured, or, when none is, a temporary
     server started now and named in Prefect's settings until the end (then stopped). Pass
     what it yields to `ready` before the first call to the API."""
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL, get_current_settings, temporary_settings
 
     if PREFECT_API_URL.value():
         yield None
         return
     server = TemporaryServer.start(get_current_settings().to_environment_variables(exclude_unset=True))
     try:
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
+        # No UI URL: the server serves none, and is gone when the command ends (Prefect would
+        # otherwise print "View at <a link to it>" for each run, as it does for a running server).
+        with temporary_settings({PREFECT_API_URL: server.api_url, PREFECT_UI_URL: ""}):
             try:
                 yield server
             finally:
