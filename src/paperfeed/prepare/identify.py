@@ -27,10 +27,14 @@ def title_key(title: str) -> str:
     return _NOT_WORD.sub(" ", folded).strip()
 
 
-def map_distinct(frame: pl.DataFrame, source: str, target: str, function: object) -> pl.DataFrame:
-    """Add `target` = function(source), calling the Python function once per distinct value."""
-    values = frame[source].drop_nulls().unique().to_list()
-    mapping = {value: function(value) for value in values}  # type: ignore[operator]
+def map_distinct(frame: pl.DataFrame, source: str, target: str, function: object, only: pl.Expr | None = None) -> pl.DataFrame:
+    """Add `target` = function(source), calling the Python function once per distinct value; given
+    `only` (an expression on `source`), on the values it holds for alone, the others null. The
+    rows keep their order."""
+    values = frame[source].drop_nulls().unique()
+    if only is not None:
+        values = values.to_frame().filter(only).to_series()
+    mapping = {value: function(value) for value in values.to_list()}  # type: ignore[operator]
     return frame.with_columns(pl.col(source).replace_strict(mapping, default=None, return_dtype=pl.String).alias(target))
 
 

@@ -6,6 +6,8 @@ import re
 
 import polars as pl
 
+from paperfeed.prepare.identify import map_distinct
+
 # The characters Windows-1252 shows for the bytes 0x80-0xFF, and Latin-1's C1 controls: what the
 # bytes of UTF-8 text turn into when the text is read in one of those encodings.
 _CP1252_HIGH = "".join(bytes([b]).decode("cp1252", errors="ignore") for b in range(0x80, 0x100))
@@ -38,12 +40,8 @@ def with_mojibake_checks(frame: pl.DataFrame) -> pl.DataFrame:
     """check_mojibake_title / _abstract: the mojibake found in the raw texts, else null. Checked on
     the raw text, so that text paperfeed itself writes (LaTeX turned into 'Â·') cannot trip it."""
     for field in ("title", "abstract"):
-        raw = frame.get_column(f"{field}_raw")
         # Only text with a non-ASCII character can hold mojibake: the Python check runs on those
         # distinct values alone, and the rows keep their order (positions are what a gate reports).
-        suspects = raw.filter(raw.str.contains(_NOT_ASCII)).unique().to_list()
-        found = {text: mojibake(text) for text in suspects}
-        frame = frame.with_columns(
-            raw.replace_strict(found, default=None, return_dtype=pl.String).alias(f"check_mojibake_{field}")
-        )
+        raw = f"{field}_raw"
+        frame = map_distinct(frame, raw, f"check_mojibake_{field}", mojibake, only=pl.col(raw).str.contains(_NOT_ASCII))
     return frame
