@@ -18,6 +18,11 @@ key is decided vectorised first (a triple's words), and only those are keyed one
 abstract blocks come whole from hash joins of every known abstract's opening and folded sentences
 with the wanted keys. The other papers cannot share a block with the records, so resolve()
 decides exactly as over the full index.
+
+Those joins need not see every known abstract: given `holding` (a warehouse's abstract key index,
+storage/key_index.py), they see only the abstracts that may hold a wanted key, found by the
+keys' hashes. The abstract keys are a function of the abstract alone, so they are computed once per
+abstract (`abstract_key_hashes`), when it is published, not again in every run.
 """
 
 from __future__ import annotations
@@ -30,6 +35,14 @@ from typing import TypeVar
 import polars as pl
 
 from paperfeed.curate.similarity import RULES, MatchRules
+from paperfeed.prepare.identify import stable_hash
+
+# Known abstracts that may hold one of the given abstract block keys (KNOWN_TEXTS' paper_id and
+# abstract, every abstract that does among them), lazily: a warehouse's key index, read by hash.
+Holding = Callable[[list[str]], pl.LazyFrame]
+# Which abstract keys a key index holds: bump it whenever abstract_block_keys (or what it folds
+# with) changes, and a warehouse's index is built anew rather than read with stale keys.
+ABSTRACT_KEYING = f"v1-w{RULES.sentence_words}"
 
 _STOP = frozenset(
     "a an and are as at be by can do does for from how in into is it its of on or our the their this to towards toward "
@@ -85,6 +98,24 @@ def abstract_block_keys(frame: pl.DataFrame, rules: MatchRules = RULES) -> pl.Da
     return pl.concat([opening, sentences]).unique()
 
 
+def key_hash(key: str) -> int:
+    """A block key's stable 64-bit hash (sha256's first 64 bits), as a signed integer: what the
+    key index stores (8 bytes, not the key's text)."""
+    return int(stable_hash(key), 16) - (1 << 63)
+
+
+def abstract_key_hashes(abstracts: pl.DataFrame, rules: MatchRules = RULES) -> pl.DataFrame:
+    """abstracts: abstract_hash, abstract (distinct) -> abstract_hash, key_hash: key_hash of each
+    of the abstract's block keys, and a row with a null key_hash for an abstract that has none (so
+    that every abstract given is listed: the index knows it has seen it)."""
+    rows = abstracts.select("abstract_hash", "abstract").with_row_index("row", 0).cast({"row": pl.Int64})
+    keyed = abstract_block_keys(rows, rules)
+    distinct = keyed["key"].unique().to_list()
+    hashes = pl.DataFrame({"key": distinct, "key_hash": [key_hash(k) for k in distinct]}, schema={"key": pl.String, "key_hash": pl.Int64})
+    listed = rows.select("row", "abstract_hash").join(keyed.join(hashes, on="key").select("row", "key_hash"), on="row", how="left")
+    return listed.select("abstract_hash", "key_hash").unique().sort("abstract_hash", "key_hash", nulls_last=True)
+
+
 def is_abstract_key(block: str) -> bool:
     return block[:2] in ("o:", "s:")
 
@@ -132,9 +163,12 @@ class KnownIndex:
         return sorted(found.items())
 
 
-def build_index(known: pl.DataFrame | pl.LazyFrame, records: pl.DataFrame | None = None, rules: MatchRules = RULES) -> KnownIndex:
+def build_index(
+    known: pl.DataFrame | pl.LazyFrame, records: pl.DataFrame | None = None, rules: MatchRules = RULES, holding: Holding | None = None
+) -> KnownIndex:
     """known: paper_id, title_key, abstract (one row per known title/abstract, repeats welcome),
-    as frames or as a lazy scan of the warehouse.
+    as frames or as a lazy scan of the warehouse; holding: the known abstracts that may hold given
+    abstract keys (a superset of those that do), else every known abstract is searched.
 
     Given records (title_key, abstract), the index holds only the blocks the records' keys name,
     each with every known paper in it, and those papers: what resolve(records, ...) can reach.
@@ -148,7 +182,10 @@ def build_index(known: pl.DataFrame | pl.LazyFrame, records: pl.DataFrame | None
     titles = known.select("paper_id", "title_key").drop_nulls().unique().collect()
     frequency = token_frequency(titles["title_key"])
     wanted = {key for keys in block_keys(records, frequency, rules) for key in keys}
-    abstract_members = _abstract_members(known.select("paper_id", "abstract").drop_nulls(), wanted, rules)
+    # What the index finds is few abstracts: read once (streaming through the index), not by each join below.
+    found = holding(sorted(k for k in wanted if is_abstract_key(k))).collect(engine="streaming").lazy() if holding else None
+    abstracts = found if found is not None else known.select("paper_id", "abstract")
+    abstract_members = _abstract_members(abstracts.drop_nulls(), wanted, rules)
     keyed = pl.concat([_title_keys(titles, frequency, wanted, rules), abstract_members]).unique()
     kept = _blocks(keyed, rules)
     members = kept.select(pl.col("paper_id").explode()).unique()
@@ -211,14 +248,27 @@ Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
     """titles: paper_id, title_key -> paper_id, key: the title block keys (of `wanted` only, if given).
-    A title can hold a wanted triple only if it has one of the triples' words: the others are not keyed."""
+    A title can hold a wanted triple (pair, word) only if it has all of its words: the others are
+    not keyed (which titles have them is one join, and only those few are keyed one by one)."""
     distinct = titles.select("title_key").unique()
     if wanted is not None:
         exact = sorted(k[2:] for k in wanted if k.startswith("=:"))
-        # A title holding a wanted triple (pair, word) holds its rarest word: only those are keyed.
-        rarest = sorted({min(k[2:].split(" "), key=lambda t: (frequency.get(t, 0), t)) for k in wanted if k.startswith("t:")})
-        has_word = _tokens(pl.col("title_key")).list.set_intersection(pl.lit(rarest, dtype=pl.List(pl.String))).list.len() > 0
-        distinct = distinct.filter(pl.col("title_key").is_in(exact) | has_word)
+        triples = sorted(k[2:].split(" ") for k in wanted if k.startswith("t:"))
+        words = pl.DataFrame(
+            [(n, word, len(triple)) for n, triple in enumerate(triples) for word in triple],
+            schema={"triple": pl.Int64, "token": pl.String, "size": pl.Int64},
+            orient="row",
+        )
+        numbered = distinct.with_row_index("title")
+        holding = (
+            numbered.select("title", token=_tokens(pl.col("title_key")))
+            .explode("token")
+            .join(words, on="token")
+            .group_by("title", "triple")
+            .agg(pl.len(), pl.col("size").first())
+            .filter(pl.col("len") == pl.col("size"))
+        )
+        distinct = numbered.filter(pl.col("title_key").is_in(exact) | pl.col("title").is_in(holding["title"].implode())).select("title_key")
     pairs = [
         (title, key)
         for title in distinct["title_key"].to_list()

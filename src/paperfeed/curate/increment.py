@@ -16,6 +16,7 @@ from typing import Protocol
 
 import polars as pl
 
+from paperfeed.curate.blocking import Holding
 from paperfeed.curate.match import (
     KEPT_APART,
     KNOWN_TEXTS,
@@ -70,6 +71,9 @@ class KnownTexts:
     # False: the titles come from appearances, written before paper_titles existed (the run that
     # reads them lists every paper's titles, once).
     titled: bool = True
+    # The known abstracts that may hold given abstract block keys (a warehouse's key index), so
+    # that matching need not search them all; None: it searches them all.
+    holding: Holding | None = None
 
 
 @dataclass(frozen=True)
@@ -121,7 +125,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     sightings = new_sightings(incoming, snapshots, run_id)
     # The history's titles and abstracts are read only when there are records to match.
     known_texts = published.known_texts() if sightings.height else KnownTexts(pl.LazyFrame(schema=KNOWN_TEXTS))
-    matched = match(sightings, known_texts.frame, run_id, lambda ids: _snapshots_of(published, ids))
+    matched = match(sightings, known_texts.frame, run_id, lambda ids: _snapshots_of(published, ids), known_texts.holding)
     # Papers seen in a snapshot whose sort name changed (a copy with an earlier name arrived) may
     # have another newest sighting now: they are recomputed too.
     keys = sighting_keys(snapshots)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from paperfeed.curate.blocking import build_index
+from paperfeed.curate.blocking import Holding, build_index
 from paperfeed.curate.resolve import resolve
 from paperfeed.model.contracts import PAPER_MATCHES
 from paperfeed.prepare.identify import map_distinct, stable_hash, title_key
@@ -40,16 +40,21 @@ class Matched:
 
 
 def match(
-    sightings: pl.DataFrame, known: pl.DataFrame | pl.LazyFrame, run_id: str, seen_in: Callable[[list[str]], Mapping[str, set[str]]] | None = None
+    sightings: pl.DataFrame,
+    known: pl.DataFrame | pl.LazyFrame,
+    run_id: str,
+    seen_in: Callable[[list[str]], Mapping[str, set[str]]] | None = None,
+    holding: Holding | None = None,
 ) -> Matched:
     """sightings: title_key, abstract, abstract_hash, paper_id, snapshot_id (+ any); known:
     KNOWN_TEXTS; seen_in: known paper_ids -> their snapshots (two papers of one snapshot are two
-    works: asked before known papers merge)."""
+    works: asked before known papers merge); holding: the known abstracts that may hold given
+    abstract keys (curate/blocking.py)."""
     if sightings.is_empty():
         return Matched(sightings, {}, PAPER_MATCHES.empty())
     new = sightings.drop("paper_id")
     # The index holds only the known papers these records can reach (not the whole history).
-    resolution = resolve(new, build_index(known, new.select("title_key", "abstract").unique()), seen_in)
+    resolution = resolve(new, build_index(known, new.select("title_key", "abstract").unique(), holding=holding), seen_in)
     decided = resolution.decisions.rename({"resolved_id": "paper_id"})
     records = decided.unique(["title_key", "abstract_hash"], keep="first").sort("title_key", "abstract_hash", nulls_last=True)
     # Every join that is not an exact repeat: another title, or the same title with another abstract.

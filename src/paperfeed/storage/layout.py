@@ -1,6 +1,7 @@
 """Where everything of a warehouse lives: the one place that spells its paths.
 
     <root>/tables/<table>/        Delta Lake tables (snapshots, appearances, papers, ..., runs)
+    <root>/index/<name>/          Delta tables that speed up a run, not part of the dataset
     <root>/raw/<ab>/<sha256>      the raw archive: every file that arrived, byte for byte
     <root>/raw/arrivals/          Delta table: which file arrived when, under which name
     <root>/quality/               data-quality results and pages
@@ -70,6 +71,10 @@ class WarehouseLayout:
     def table(self, name: str) -> str:
         """The Delta table's URI: a path, or an s3:// address."""
         return self._uri(f"tables/{name}")
+
+    def index(self, name: str) -> str:
+        """An index table's URI (storage/key_index.py): kept beside the tables, never released."""
+        return self._uri(f"index/{name}")
 
     # --- the raw archive ------------------------------------------------------------------
     @property

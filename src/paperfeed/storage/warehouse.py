@@ -30,12 +30,14 @@ from typing import Any
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
 
+from paperfeed.curate.blocking import ABSTRACT_KEYING
 from paperfeed.curate.increment import KnownTexts, TableChange, texts_of
 from paperfeed.model.contracts import APPEARANCES, DATA_TABLES, PAPER_TITLES, PAPER_VERSIONS, RUNS, SNAPSHOTS, TableContract
 from paperfeed.model.fingerprint import fingerprint, is_current_scheme, updated
 from paperfeed.model.status import RunStatus
 from paperfeed.model.tables import Tables
 from paperfeed.prepare.identify import map_distinct, title_key
+from paperfeed.storage import key_index
 from paperfeed.storage.delta import append, is_partitioned_by, keep_properties, repartition
 from paperfeed.storage.faults import crash_point
 from paperfeed.storage.files import clean_scratch
@@ -45,6 +47,7 @@ from paperfeed.storage.lock import LeaseLost, held_lease, lease_lock, writer_loc
 # A table with more data files than this is compacted by the run that writes it; a partitioned
 # table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
 COMPACT_AFTER_FILES = 48
+KEY_INDEX = f"abstract_keys_{ABSTRACT_KEYING}"  # storage/key_index.py
 COMPACT_PARTITION_AFTER_FILES = 16
 
 
@@ -174,14 +177,20 @@ class Warehouse:
     # --- reading what a run decides from (the newest table versions) -----------------------
     def handle(self, name: str) -> DeltaTable | None:
         """The table's newest version, from a handle opened once (None if there is no table)."""
+        return self._open(name, self.table_uri(name))
+
+    def _open(self, name: str, uri: str) -> DeltaTable | None:
         handle = self._handles.get(name)
         if handle is not None:
             handle.update_incremental()
             return handle
-        if not self.exists(name):
+        if not DeltaTable.is_deltatable(uri):
             return None
-        self._handles[name] = handle = DeltaTable(self.table_uri(name))
+        self._handles[name] = handle = DeltaTable(uri)
         return handle
+
+    def _key_index(self) -> DeltaTable | None:
+        return self._open(KEY_INDEX, self.layout.index(KEY_INDEX))
 
     def snapshots(self) -> pl.DataFrame:
         """Every snapshot row (what curation decides statuses and duplicates from)."""
@@ -212,13 +221,18 @@ class Warehouse:
         warehouse written before paper_titles existed gives its titles from appearances, folded here."""
         versions = self.handle(PAPER_VERSIONS.name)
         abstracts = pl.scan_delta(versions).select("paper_id", "abstract") if versions else PAPER_VERSIONS.empty()
+        holding = None
+        if versions is not None:
+            scan = pl.scan_delta(versions).select("paper_id", "abstract_hash", "abstract")
+            index = self._key_index()
+            holding = lambda keys: key_index.holding(index, scan, keys)  # noqa: E731
         titles = self.handle(PAPER_TITLES.name)
         if titles is not None or versions is None:
             frame = pl.scan_delta(titles).select("paper_id", "title_key") if titles else PAPER_TITLES.empty()
-            return KnownTexts(texts_of(frame, abstracts))
+            return KnownTexts(texts_of(frame, abstracts), holding=holding)
         appearances = self.handle(APPEARANCES.name)
         seen = pl.scan_delta(appearances).select("paper_id", "title").unique().collect() if appearances else APPEARANCES.empty()
-        return KnownTexts(texts_of(map_distinct(seen, "title", "title_key", title_key), abstracts), titled=False)
+        return KnownTexts(texts_of(map_distinct(seen, "title", "title_key", title_key), abstracts), titled=False, holding=holding)
 
     # --- writing (call with the lock held) ------------------------------------------------
     def recover(self) -> list[str]:
@@ -268,7 +282,28 @@ class Warehouse:
                 rows[table.name] = rows.get(table.name, 0) + change.upserts.height - change.removed().height
                 versions[table.name] = self._write(table, change, run_id, number)
             crash_point(f"after_write:{table.name}")
+        self._index_abstracts(changes[PAPER_VERSIONS.name].upserts, run_id, number)
         return Written(versions, rows, digests)
+
+    def _index_abstracts(self, upserts: pl.DataFrame, run_id: str, number: int) -> None:
+        """List in the abstract key index every abstract of paper_versions (as just written) it
+        lacks: the run's new ones, keyed from its rows, and any older gap, read back."""
+        versions = self.handle(PAPER_VERSIONS.name)
+        if versions is None:
+            return
+        index = self._key_index()
+        gaps = key_index.unlisted(index, pl.scan_delta(versions)).collect(engine="streaming")
+        if gaps.is_empty():
+            return
+        own = upserts.select("abstract_hash", "abstract").join(gaps, on="abstract_hash", how="semi").unique("abstract_hash")
+        rest = gaps.join(own, on="abstract_hash", how="anti")
+        if rest.height:
+            read = pl.scan_delta(versions).select("abstract_hash", "abstract").join(rest.lazy(), on="abstract_hash", how="semi")
+            own = pl.concat([own, read.unique("abstract_hash").collect()])
+        meta = _commit_meta(run_id, number)
+        handle = key_index.cover(index if index is not None else self.layout.index(KEY_INDEX), own, meta)
+        self._handles[KEY_INDEX] = handle
+        self._compact(handle, run_id, number)
 
     def commit(self, run: dict[str, Any], written: Written, number: int) -> DatasetVersion:
         """Commit the run row that makes the written tables dataset version `number`: the publish."""
