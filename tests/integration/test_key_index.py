@@ -35,7 +35,7 @@ def index_both_ways(warehouse: Warehouse, records: pl.DataFrame) -> tuple[KnownI
 def unlisted(warehouse: Warehouse) -> int:
     versions = warehouse.handle("paper_versions")
     assert versions is not None
-    return key_index.unlisted(warehouse._key_index(), pl.scan_delta(versions)).collect().height
+    return key_index.unlisted(warehouse._key_index_rows(), pl.scan_delta(versions)).collect().height
 
 
 def test_a_publish_lists_every_abstract_and_the_index_reaches_what_a_search_of_all_does(sample_warehouse: Path) -> None:

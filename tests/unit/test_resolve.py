@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from helpers import GAMES, SCALING, VIDEO, VIDEO_REVISED, abstract
+from paperfeed.curate.blocking import Holding
 from paperfeed.curate.resolve import Resolution, compare, resolve_against
 from paperfeed.curate.similarity import RULES, abstract_score, abstract_words, cut_short, title_score, titles_conflict
 from paperfeed.prepare.identify import stable_hash, title_key
@@ -235,7 +236,22 @@ def same_as_over_the_whole_history(new: pl.DataFrame, known_papers: pl.DataFrame
     reached = resolve(new, build_index(known_papers, new.select("title_key", "abstract").unique()))
     assert canonical(reached) == canonical(resolve(new, build_index(known_papers)))
     assert reached.merges == resolve(new, build_index(known_papers)).merges
+    # And through a key index of the known abstracts (storage/key_index.py), as a warehouse's run does.
+    assert build_index(known_papers, new.select("title_key", "abstract").unique(), holding=key_index_of(known_papers)) == build_index(
+        known_papers, new.select("title_key", "abstract").unique()
+    )
     return reached
+
+
+def key_index_of(known_papers: pl.DataFrame) -> Holding:
+    """An abstract key index listing every known abstract, over frames."""
+    from paperfeed.curate.blocking import abstract_key_hashes
+    from paperfeed.prepare.identify import map_distinct
+    from paperfeed.storage import key_index
+
+    versions = map_distinct(known_papers.filter(pl.col("abstract").is_not_null()), "abstract", "abstract_hash", stable_hash)
+    listed = abstract_key_hashes(versions.select("abstract_hash", "abstract").unique()).lazy()
+    return lambda keys: key_index.holding(listed, versions.lazy(), keys)
 
 
 ACCENTED = "Ge\u0301ne\u0301ration vide\u0301o controle\u0301e par le mouvement. " + VIDEO  # NFKC composes these

@@ -52,9 +52,12 @@ class Published(Protocol):
         """Every snapshot row."""
         ...
 
-    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
+    def rows_of(
+        self, table: TableContract, column: str, values: list[str], since: dt.date | None = None, columns: list[str] | None = None
+    ) -> pl.DataFrame:
         """The rows of `table` whose `column` is one of `values` (and, given `since`, whose
-        `table.grows_with` date is not older: a hint that lets storage skip older files)."""
+        `table.grows_with` date is not older: a hint that lets storage skip older files); given
+        `columns`, only those columns (storage then reads only them)."""
         ...
 
     def known_texts(self) -> KnownTexts:
@@ -136,7 +139,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     touched = sorted(
         set(matched.sightings["paper_id"].to_list() if sightings.height else [])
         | set(matched.merges)
-        | set(published.rows_of(APPEARANCES, "snapshot_id", reordered)["paper_id"].to_list() if reordered else [])
+        | set(published.rows_of(APPEARANCES, "snapshot_id", reordered, columns=["paper_id"])["paper_id"].to_list() if reordered else [])
         # Written by a paperfeed without paper_titles: every paper is recomputed once, to list its titles.
         | (set() if known_texts.titled else set(known_texts.frame.select("paper_id").collect()["paper_id"].to_list()))
     )
@@ -168,7 +171,7 @@ def increment(published: Published, incoming: list[PreparedSnapshot], run_id: st
     # Papers the evidence names that the run did not touch: they exist (the publish gate checks it).
     named = set(evidence_change.upserts["paper_id"].to_list()) | set(evidence_change.upserts["other_paper_id"].to_list())
     outside = sorted(named - set(papers.papers["paper_id"].to_list()))
-    referenced = published.rows_of(PAPERS, "paper_id", outside)["paper_id"].to_list() if outside else []
+    referenced = published.rows_of(PAPERS, "paper_id", outside, columns=["paper_id"])["paper_id"].to_list() if outside else []
     changes = {
         SNAPSHOTS.name: diff(SNAPSHOTS, before.filter(pl.col("snapshot_id").is_in(renewed_ids)), SNAPSHOTS.conform(renewed)),
         APPEARANCES.name: diff(APPEARANCES, previous[APPEARANCES.name], papers.appearances),
@@ -227,7 +230,7 @@ def _paper_ids(
 def _snapshots_of(published: Published, paper_ids: list[str]) -> dict[str, set[str]]:
     """The snapshots each of these papers was seen in."""
     seen: dict[str, set[str]] = {}
-    for paper_id, snapshot_id in published.rows_of(APPEARANCES, "paper_id", paper_ids).select("paper_id", "snapshot_id").rows():
+    for paper_id, snapshot_id in published.rows_of(APPEARANCES, "paper_id", paper_ids, columns=["paper_id", "snapshot_id"]).rows():
         seen.setdefault(paper_id, set()).add(snapshot_id)
     return seen
 
@@ -237,8 +240,8 @@ def _holders(published: Published, ids: list[str], renamed: Mapping[str, str] | 
     their ids before the run, or through `renamed`, after it)."""
     holders: dict[str, set[str]] = {}
     for held_id, holder in [
-        *((i, i) for i in published.rows_of(PAPERS, "paper_id", ids)["paper_id"].to_list()),
-        *published.rows_of(PAPER_TITLES, "title_id", ids).select("title_id", "paper_id").rows(),
+        *((i, i) for i in published.rows_of(PAPERS, "paper_id", ids, columns=["paper_id"])["paper_id"].to_list()),
+        *published.rows_of(PAPER_TITLES, "title_id", ids, columns=["title_id", "paper_id"]).rows(),
     ]:
         holders.setdefault(held_id, set()).add((renamed or {}).get(holder, holder))
     return holders
@@ -309,8 +312,11 @@ class InMemory:
     def snapshots(self) -> pl.DataFrame:
         return self.tables.snapshots
 
-    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
-        return self.tables.frame(table).filter(pl.col(column).is_in(values))  # `since` only skips files
+    def rows_of(
+        self, table: TableContract, column: str, values: list[str], since: dt.date | None = None, columns: list[str] | None = None
+    ) -> pl.DataFrame:
+        rows = self.tables.frame(table).filter(pl.col(column).is_in(values))  # `since` only skips files
+        return rows.select(columns) if columns else rows
 
     def known_texts(self) -> KnownTexts:
         return KnownTexts(texts_of(self.tables.paper_titles, self.tables.paper_versions))

@@ -25,25 +25,23 @@ from paperfeed.storage.delta import append
 SCHEMA = pl.Schema({"abstract_hash": pl.String, "key_hash": pl.Int64})
 
 
-def holding(index: DeltaTable | None, versions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
-    """versions: paper_versions' paper_id, abstract_hash, abstract (a scan) -> paper_id, abstract
-    of the versions whose abstract the index lists under one of these keys' hashes, or does not
-    list at all. Semi joins, not `is_in` (see Warehouse.rows_of)."""
-    if index is None:
+def holding(listed: pl.LazyFrame | None, versions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
+    """listed: the index's rows (a scan); versions: paper_versions' paper_id, abstract_hash,
+    abstract (a scan) -> paper_id, abstract of the versions whose abstract the index lists under
+    one of these keys' hashes, or does not list at all. Semi joins, not `is_in` (see
+    Warehouse.rows_of)."""
+    if listed is None:
         return versions.select("paper_id", "abstract")
-    listed = pl.scan_delta(index)
     wanted = pl.LazyFrame({"key_hash": sorted({key_hash(k) for k in keys})}, schema={"key_hash": pl.Int64})
     reached = listed.join(wanted, on="key_hash", how="semi").select("abstract_hash")
-    searched = pl.concat([reached, unlisted(index, versions)]).unique()
+    searched = pl.concat([reached, unlisted(listed, versions)]).unique()
     return versions.join(searched, on="abstract_hash", how="semi").select("paper_id", "abstract")
 
 
-def unlisted(index: DeltaTable | None, hashes: pl.LazyFrame) -> pl.LazyFrame:
-    """The distinct abstract_hash values of `hashes` that the index does not list."""
+def unlisted(listed: pl.LazyFrame | None, hashes: pl.LazyFrame) -> pl.LazyFrame:
+    """The distinct abstract_hash values of `hashes` that the index (its rows) does not list."""
     distinct = hashes.select("abstract_hash").unique()
-    if index is None:
-        return distinct
-    return distinct.join(pl.scan_delta(index).select("abstract_hash").unique(), on="abstract_hash", how="anti")
+    return distinct if listed is None else distinct.join(listed.select("abstract_hash").unique(), on="abstract_hash", how="anti")
 
 
 def cover(index: DeltaTable | str, texts: pl.DataFrame, meta: CommitProperties) -> DeltaTable:

@@ -192,18 +192,25 @@ class Warehouse:
     def _key_index(self) -> DeltaTable | None:
         return self._open(KEY_INDEX, self.layout.index(KEY_INDEX))
 
+    def _key_index_rows(self) -> pl.LazyFrame | None:
+        index = self._key_index()
+        return pl.scan_delta(index) if index is not None else None
+
     def snapshots(self) -> pl.DataFrame:
         """Every snapshot row (what curation decides statuses and duplicates from)."""
         handle = self.handle(SNAPSHOTS.name)
         return SNAPSHOTS.upgrade(pl.scan_delta(handle).collect()) if handle else SNAPSHOTS.empty()
 
-    def rows_of(self, table: TableContract, column: str, values: list[str], since: dt.date | None = None) -> pl.DataFrame:
+    def rows_of(
+        self, table: TableContract, column: str, values: list[str], since: dt.date | None = None, columns: list[str] | None = None
+    ) -> pl.DataFrame:
         """The rows of `table` whose `column` is one of `values` (what a run may change). Given
         `since`, the caller knows those rows' `table.grows_with` dates are not older: the months
-        before it (partitions) and the files whose newest date is older are not read."""
+        before it (partitions) and the files whose newest date is older are not read. Given
+        `columns`, only those are read (ids, not a paper's texts), as they are written."""
         handle = self.handle(table.name) if values else None
         if handle is None:
-            return table.empty()
+            return table.empty().select(columns) if columns else table.empty()
         rows = pl.scan_delta(handle)
         if since is not None and table.grows_with is not None:
             newer = pl.col(table.grows_with) >= since
@@ -213,7 +220,8 @@ class Warehouse:
         # A semi join, not `is_in`: Polars pushes `is_in` down into the Parquet scan, where it costs
         # 3-4 times what reading the files whole does (ids are hashes: file statistics skip nothing).
         wanted = pl.LazyFrame({column: values}, schema={column: pl.String})
-        return table.upgrade(rows.join(wanted, on=column, how="semi", maintain_order="left").collect())
+        found = rows.join(wanted, on=column, how="semi", maintain_order="left")
+        return found.select(columns).collect() if columns else table.upgrade(found.collect())
 
     def known_texts(self) -> KnownTexts:
         """Every known paper's folded titles (paper_titles) and abstracts (paper_versions): the
@@ -224,8 +232,8 @@ class Warehouse:
         holding = None
         if versions is not None:
             scan = pl.scan_delta(versions).select("paper_id", "abstract_hash", "abstract")
-            index = self._key_index()
-            holding = lambda keys: key_index.holding(index, scan, keys)  # noqa: E731
+            listed = self._key_index_rows()
+            holding = lambda keys: key_index.holding(listed, scan, keys)  # noqa: E731
         titles = self.handle(PAPER_TITLES.name)
         if titles is not None or versions is None:
             frame = pl.scan_delta(titles).select("paper_id", "title_key") if titles else PAPER_TITLES.empty()
@@ -264,6 +272,7 @@ class Warehouse:
                 delta.restore(published, commit_properties=_commit_meta("recover", None))  # the handle is now at it
                 rolled_back.append(table.name)
             self._clean[table.name] = delta.version()  # not the newest: a commit after it must be this run's
+            self._handles[table.name] = delta  # opened once: reading a long table's log is what opening costs
         return rolled_back
 
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
@@ -291,8 +300,7 @@ class Warehouse:
         versions = self.handle(PAPER_VERSIONS.name)
         if versions is None:
             return
-        index = self._key_index()
-        gaps = key_index.unlisted(index, pl.scan_delta(versions)).collect(engine="streaming")
+        gaps = key_index.unlisted(self._key_index_rows(), pl.scan_delta(versions)).collect(engine="streaming")
         if gaps.is_empty():
             return
         own = upserts.select("abstract_hash", "abstract").join(gaps, on="abstract_hash", how="semi").unique("abstract_hash")
@@ -301,7 +309,7 @@ class Warehouse:
             read = pl.scan_delta(versions).select("abstract_hash", "abstract").join(rest.lazy(), on="abstract_hash", how="semi")
             own = pl.concat([own, read.unique("abstract_hash").collect()])
         meta = _commit_meta(run_id, number)
-        handle = key_index.cover(index if index is not None else self.layout.index(KEY_INDEX), own, meta)
+        handle = key_index.cover(self._key_index() or self.layout.index(KEY_INDEX), own, meta)
         self._handles[KEY_INDEX] = handle
         self._compact(handle, run_id, number)
 
