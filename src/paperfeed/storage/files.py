@@ -55,9 +55,11 @@ def clean_scratch(places: list[Path]) -> list[Path]:
 
 
 def _flush(path: Path) -> None:
+    """fsync each file of `path` that has no other hard link: one that has is a link to a file of a
+    folder flushed before (a release's unchanged parts, storage/releases.py), on disk already."""
     if path.is_symlink():
         return
-    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file() and p.stat().st_nlink == 1]
     for file in files:
         fd = os.open(file, os.O_RDONLY)
         try:
