@@ -308,3 +308,19 @@ def test_a_record_without_a_title_key_is_refused_in_words() -> None:
     new = pl.DataFrame({"title_key": [None], "abstract": [VIDEO]}, schema={"title_key": pl.String, "abstract": pl.String})
     with pytest.raises(ValueError, match="every new record needs a title_key"):
         resolve_against(new, KNOWN)
+
+
+WORDS = ["the", "of", "a", "video", "videos", "videogame", "scaling", "laws", "law", "génération", "model", "models", "x", "rl", "ab"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(WORDS), max_size=9).map(" ".join), min_size=1, max_size=12, unique=True))
+def test_the_title_keys_of_many_titles_at_once_are_each_titles_own(titles: list[str]) -> None:
+    """title_block_frame (every known title at once) gives each title exactly title_block_keys
+    (a record's, one by one): the rarest words by the same counts, ties by the word."""
+    from paperfeed.curate.blocking import title_block_frame, title_block_keys, token_frequency
+
+    frequency = token_frequency(pl.Series(titles[: len(titles) // 2 + 1]))  # some words unknown (count 0)
+    frame = title_block_frame(pl.DataFrame({"title_key": titles}), frequency)
+    at_once = {title: sorted(group["key"].to_list()) for (title,), group in frame.group_by("title_key")}
+    assert at_once == {title: sorted(title_block_keys(title, frequency)) for title in titles}

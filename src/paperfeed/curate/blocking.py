@@ -246,36 +246,43 @@ _PAIRS = {"paper_id": pl.String, "key": pl.String}
 Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
+def title_block_frame(titles: pl.DataFrame, frequency: Mapping[str, int], rules: MatchRules = RULES) -> pl.DataFrame:
+    """titles: title_key (distinct) -> title_key, key: title_block_keys of every title, at once
+    (the rarest words by one sort, the triples by position: one gather per way to pick them)."""
+    counts = pl.DataFrame({"token": list(frequency), "n": list(frequency.values())}, schema={"token": pl.String, "n": pl.Int64})
+    rare = (
+        titles.select("title_key", token=_tokens(pl.col("title_key")))
+        .explode("token")
+        .drop_nulls("token")
+        .join(counts, on="token", how="left")
+        .with_columns(pl.col("n").fill_null(0))
+        .sort("n", "token")
+        .group_by("title_key")  # keeps the order within each title: rarest first
+        .agg(pl.col("token").head(rules.rare_tokens).sort())
+        .with_columns(length=pl.col("token").list.len())
+    )
+    triples = [
+        rare.filter(pl.col("length") == length).select("title_key", key=pl.lit("t:") + pl.col("token").list.gather(list(picked)).list.join(" "))
+        for length in range(1, rules.rare_tokens + 1)
+        for picked in itertools.combinations(range(length), min(3, max(1, length - 1)))
+    ]
+    return pl.concat([titles.select("title_key", key=pl.lit("=:") + pl.col("title_key")), *triples])
+
+
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
     """titles: paper_id, title_key -> paper_id, key: the title block keys (of `wanted` only, if given).
-    A title can hold a wanted triple (pair, word) only if it has all of its words: the others are
-    not keyed (which titles have them is one join, and only those few are keyed one by one)."""
+    A title holding a wanted triple (pair, word) holds its rarest word: only those are keyed."""
     distinct = titles.select("title_key").unique()
     if wanted is not None:
         exact = sorted(k[2:] for k in wanted if k.startswith("=:"))
-        triples = sorted(k[2:].split(" ") for k in wanted if k.startswith("t:"))
-        words = pl.DataFrame(
-            [(n, word, len(triple)) for n, triple in enumerate(triples) for word in triple],
-            schema={"triple": pl.Int64, "token": pl.String, "size": pl.Int64},
-            orient="row",
-        )
+        rarest = sorted({min(k[2:].split(" "), key=lambda t: (frequency.get(t, 0), t)) for k in wanted if k.startswith("t:")})
         numbered = distinct.with_row_index("title")
-        holding = (
-            numbered.select("title", token=_tokens(pl.col("title_key")))
-            .explode("token")
-            .join(words, on="token")
-            .group_by("title", "triple")
-            .agg(pl.len(), pl.col("size").first())
-            .filter(pl.col("len") == pl.col("size"))
-        )
-        distinct = numbered.filter(pl.col("title_key").is_in(exact) | pl.col("title").is_in(holding["title"].implode())).select("title_key")
-    pairs = [
-        (title, key)
-        for title in distinct["title_key"].to_list()
-        for key in title_block_keys(title, frequency, rules)
-        if wanted is None or key in wanted
-    ]
-    keys = pl.DataFrame(pairs, schema={"title_key": pl.String, "key": pl.String}, orient="row")
+        tokens = numbered.select("title", token=_tokens(pl.col("title_key"))).explode("token")
+        has_word = tokens.filter(pl.col("token").is_in(rarest))["title"].unique().implode()
+        distinct = numbered.filter(pl.col("title_key").is_in(exact) | pl.col("title").is_in(has_word)).select("title_key")
+    keys = title_block_frame(distinct, frequency, rules)
+    if wanted is not None:
+        keys = keys.join(pl.DataFrame({"key": sorted(wanted)}, schema={"key": pl.String}), on="key", how="semi")
     return titles.join(keys, on="title_key").select(list(_PAIRS))
 
 
