@@ -43,6 +43,7 @@ Holding = Callable[[list[str]], pl.LazyFrame]
 # Which abstract keys a key index holds: bump it whenever abstract_block_keys (or what it folds
 # with) changes, and a warehouse's index is built anew rather than read with stale keys.
 ABSTRACT_KEYING = f"v1-w{RULES.sentence_words}"
+TITLES_AT_A_TIME = 50_000  # known titles keyed (or their words counted) at once
 
 _STOP = frozenset(
     "a an and are as at be by can do does for from how in into is it its of on or our the their this to towards toward "
@@ -136,9 +137,14 @@ def _tokens(keys: pl.Expr) -> pl.Expr:
 
 
 def token_frequency(title_keys: pl.Series) -> dict[str, int]:
-    """Document frequency of blocking words among distinct title keys."""
-    tokens = title_keys.drop_nulls().unique().to_frame("title_key").select(token=_tokens(pl.col("title_key")))
-    return dict(tokens.explode("token").drop_nulls()["token"].value_counts().iter_rows())
+    """Document frequency of blocking words among distinct title keys (counted a slice of titles
+    at a time: the words of every known title are never all held at once)."""
+    counts: dict[str, int] = {}
+    for titles in title_keys.drop_nulls().unique().to_frame("title_key").iter_slices(TITLES_AT_A_TIME):
+        tokens = titles.select(token=_tokens(pl.col("title_key"))).explode("token").drop_nulls()
+        for token, n in tokens["token"].value_counts().iter_rows():
+            counts[token] = counts.get(token, 0) + n
+    return counts
 
 
 @dataclass(frozen=True)
@@ -190,7 +196,9 @@ def build_index(
     kept = _blocks(keyed, rules)
     members = kept.select(pl.col("paper_id").explode()).unique()
     # The papers in the blocks, with every title and abstract of theirs (read again, streamed).
-    texts = known.join(members.lazy(), on="paper_id", how="semi").collect(engine="streaming")
+    # A filter the Parquet reader applies (`is_in`), not a semi join, which would decode every
+    # known abstract first (at 250,000 papers: 126 MiB, not 450).
+    texts = known.filter(pl.col("paper_id").is_in(members["paper_id"].implode())).collect(engine="streaming")
     ids = known.select("paper_id").unique().collect(engine="streaming")["paper_id"]
     return _assemble(texts, kept, frequency, rules, ids)
 
@@ -280,9 +288,13 @@ def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[
         tokens = numbered.select("title", token=_tokens(pl.col("title_key"))).explode("token")
         has_word = tokens.filter(pl.col("token").is_in(rarest))["title"].unique().implode()
         distinct = numbered.filter(pl.col("title_key").is_in(exact) | pl.col("title").is_in(has_word)).select("title_key")
-    keys = title_block_frame(distinct, frequency, rules)
-    if wanted is not None:
-        keys = keys.join(pl.DataFrame({"key": sorted(wanted)}, schema={"key": pl.String}), on="key", how="semi")
+    # Keyed a slice of titles at a time, keeping the wanted keys only: a big batch wants words of
+    # nearly every known title, and all of their keys at once would grow with the history.
+    kept = pl.DataFrame({"key": sorted(wanted)}, schema={"key": pl.String}) if wanted is not None else None
+    keys = pl.concat([
+        keyed if kept is None else keyed.join(kept, on="key", how="semi")
+        for keyed in (title_block_frame(chunk, frequency, rules) for chunk in distinct.iter_slices(TITLES_AT_A_TIME))
+    ] or [pl.DataFrame(schema={"title_key": pl.String, "key": pl.String})])  # fmt: skip
     return titles.join(keys, on="title_key").select(list(_PAIRS))
 
 

@@ -34,8 +34,12 @@ def holding(listed: pl.LazyFrame | None, versions: pl.LazyFrame, keys: list[str]
         return versions.select("paper_id", "abstract")
     wanted = pl.LazyFrame({"key_hash": sorted({key_hash(k) for k in keys})}, schema={"key_hash": pl.Int64})
     reached = listed.join(wanted, on="key_hash", how="semi").select("abstract_hash")
-    searched = pl.concat([reached, unlisted(listed, versions)]).unique()
-    return versions.join(searched, on="abstract_hash", how="semi").select("paper_id", "abstract")
+    # The hashes first, on their own: in one plan with the read below, Polars would cache the
+    # versions scan the two share, every abstract with it. Then a filter the Parquet reader applies
+    # itself (`is_in`), so it decodes the abstracts of the rows it keeps only; a semi join reads
+    # every abstract first (at 250,000 papers, for 49,000 abstracts: 13 MiB over the result, not 620).
+    searched = pl.concat([reached, unlisted(listed, versions)]).unique().collect(engine="streaming")
+    return versions.filter(pl.col("abstract_hash").is_in(searched["abstract_hash"].implode())).select("paper_id", "abstract")
 
 
 def unlisted(listed: pl.LazyFrame | None, hashes: pl.LazyFrame) -> pl.LazyFrame:
