@@ -9,7 +9,7 @@ import feedparser
 import polars as pl
 
 from paperfeed.model.contracts import PAPERS
-from paperfeed.publish.feeds import Added, atom_feed, entry_id, feed_entries, json_feed
+from paperfeed.publish.feeds import Added, atom_feed, entry_id, feed_entries, feed_order, json_feed
 
 V1, V2 = "2025-03-14T12:00:00+00:00", "2025-03-15T12:00:00+00:00"
 
@@ -41,6 +41,17 @@ def test_entries_are_the_newest_releases_papers_first_by_best_rank_and_a_paper_i
 
 def test_entries_stop_at_the_limit() -> None:
     assert [e["paper_id"] for e in feed_entries(RELEASES, PAPERS_SEEN, limit=2)] == ["c3", "b2"]
+
+
+def test_the_papers_feed_order_picks_are_all_the_entries_need() -> None:
+    """A release writes its feeds from the chosen papers alone (a backfill's first release adds
+    every paper): the same entries as from every paper, a paper re-listed by a newer release too."""
+    many = papers(*((f"p{n:03d}", f"Paper {n}", n % 7 or None, []) for n in range(40)))
+    releases = [Added(1, V1, [f"p{n:03d}" for n in range(30)]), Added(2, V2, ["p005", "p031", "p032"])]
+    chosen = [paper_id for paper_id, _ in feed_order(releases, many.select("paper_id", "best_rank", "title"), limit=12)]
+    assert len(chosen) == 12 and chosen[:3] == ["p031", "p032", "p005"]  # the newest release first, by best rank
+    picked = many.filter(pl.col("paper_id").is_in(chosen))
+    assert feed_entries(releases, picked, limit=12) == feed_entries(releases, many, limit=12)
 
 
 def test_the_atom_feed_reads_back_with_feedparser() -> None:

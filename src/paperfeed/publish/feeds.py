@@ -36,22 +36,31 @@ def entry_id(paper_id: str) -> str:
     return f"urn:paperfeed:paper:{paper_id}"
 
 
-def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENTRIES) -> list[dict[str, Any]]:
-    """The newest `limit` entries: each release's new papers (newest release first; within one, by
-    best rank), with what `papers` says of them. A paper no longer in `papers` has no entry."""
-    known = papers.select("paper_id", "title", "abstract", "first_seen", "best_rank", code=_urls("code"), project=_urls("project_page"))
-    entries: list[dict[str, Any]] = []
+def feed_order(added: list[Added], ranks: pl.DataFrame, limit: int = FEED_ENTRIES) -> list[tuple[str, Added]]:
+    """The papers of the newest `limit` entries, each with the release it is listed under: each
+    release's new papers (newest release first; within one, by best rank, then title). ranks:
+    paper_id, best_rank, title (of papers; a paper not among them has no entry)."""
+    chosen: list[tuple[str, Added]] = []
     seen: set[str] = set()  # an entry id appears once, in the newest release that added the paper
     for release in sorted(added, key=lambda a: a.version, reverse=True):
-        new = known.filter(pl.col("paper_id").is_in(release.paper_ids)).sort("best_rank", "title", nulls_last=True)
-        for row in new.iter_rows(named=True):
-            if row["paper_id"] in seen:
+        new = ranks.filter(pl.col("paper_id").is_in(release.paper_ids)).sort("best_rank", "title", nulls_last=True)
+        for paper_id in new["paper_id"].to_list():
+            if paper_id in seen:
                 continue
-            seen.add(row["paper_id"])
-            entries.append(row | {"version": release.version, "published": release.published})
-            if len(entries) == limit:
-                return entries
-    return entries
+            seen.add(paper_id)
+            chosen.append((paper_id, release))
+            if len(chosen) == limit:
+                return chosen
+    return chosen
+
+
+def feed_entries(added: list[Added], papers: pl.DataFrame, limit: int = FEED_ENTRIES) -> list[dict[str, Any]]:
+    """The newest `limit` entries (feed_order), with what `papers` says of them."""
+    order = feed_order(added, papers, limit)
+    chosen = papers.filter(pl.col("paper_id").is_in([paper_id for paper_id, _ in order]))
+    known = chosen.select("paper_id", "title", "abstract", "first_seen", "best_rank", code=_urls("code"), project=_urls("project_page"))
+    rows = {row["paper_id"]: row for row in known.iter_rows(named=True)}
+    return [rows[paper_id] | {"version": release.version, "published": release.published} for paper_id, release in order]
 
 
 def _urls(kind: str) -> pl.Expr:

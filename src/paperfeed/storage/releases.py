@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from paperfeed.curate.changes import Changes, paper_changes
 from paperfeed.model.contracts import DATA_TABLES, PAPERS, RUNS, SNAPSHOTS, TableContract
 from paperfeed.model.fingerprint import matches
-from paperfeed.publish.feeds import ATOM_FILE, FEED_ENTRIES, JSON_FILE, Added, atom_feed, feed_entries, json_feed
+from paperfeed.publish.feeds import ATOM_FILE, FEED_ENTRIES, JSON_FILE, Added, atom_feed, feed_entries, feed_order, json_feed
 from paperfeed.publish.pages import release_index, run_report
 from paperfeed.publish.release import (
     RELEASE_TABLES,
@@ -271,9 +271,13 @@ def write_feeds(store: Warehouse, summaries: list[dict[str, Any]]) -> None:
             break
     if not added:
         return
+    # Which papers make the entries, from their ranks; then only those papers read whole (the
+    # first release of a backfill adds every paper: their texts are not all read for 100 entries).
+    scan = store.scan(PAPERS, store.version(added[0].version))
     wanted = [i for a in added for i in a.paper_ids]
-    papers = PAPERS.upgrade(store.scan(PAPERS, store.version(added[0].version)).filter(pl.col("paper_id").is_in(wanted)).collect())
-    entries = feed_entries(added, papers)
+    ranks = scan.filter(pl.col("paper_id").is_in(wanted)).select("paper_id", "best_rank", "title").collect()
+    chosen = [paper_id for paper_id, _ in feed_order(added, ranks)]
+    entries = feed_entries(added, PAPERS.upgrade(scan.filter(pl.col("paper_id").is_in(chosen)).collect()))
     for name, text in ((ATOM_FILE, atom_feed(entries, updated=added[0].published)), (JSON_FILE, json_feed(entries))):
         write_atomic(store.layout.releases / name, text)
         put_file(store.layout, store.layout.releases / name)
