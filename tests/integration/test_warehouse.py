@@ -459,3 +459,16 @@ def test_a_late_sighting_from_an_earlier_month_moves_the_paper_to_that_month_onc
     papers = store.read_table(PAPERS, version).sort("first_seen", "title")
     assert papers.select("title", "first_seen_month").rows() == [("Paper One", "2025-02"), ("Paper Three", "2025-02"), ("Paper Two", "2025-04")]
     assert not verify(store).findings  # every table's rows and fingerprint as its runs row says
+
+
+def test_rows_of_many_values_filtered_in_the_reader_are_the_rows_a_join_finds(sample_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """rows_of reads a backfill batch's thousands of ids through the Parquet reader's filter and a
+    run's few through a semi join: the same rows, in the same order, either way."""
+    store = Warehouse.at(sample_warehouse)
+    ids = store.read_table(PAPERS, store.current())["paper_id"].to_list()[::3]
+    by_join = {t.name: store.rows_of(t, "paper_id", ids) for t in (PAPERS, PAPER_TITLES)}
+    monkeypatch.setattr(warehouse_module, "FILTER_IN_READER_FROM", 0)
+    for table in (PAPERS, PAPER_TITLES):
+        filtered = store.rows_of(table, "paper_id", ids)
+        assert filtered.height > 50 and filtered.equals(by_join[table.name])
+        assert store.rows_of(table, "paper_id", ids, columns=["paper_id"]).equals(by_join[table.name].select("paper_id"))

@@ -48,6 +48,7 @@ from paperfeed.storage.lock import LeaseLost, held_lease, lease_lock, writer_loc
 # table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
 COMPACT_AFTER_FILES = 48
 KEY_INDEX = f"abstract_keys_{ABSTRACT_KEYING}"  # storage/key_index.py
+FILTER_IN_READER_FROM = 5_000  # rows_of: values from which the Parquet reader filters (memory), not a join (time)
 COMPACT_PARTITION_AFTER_FILES = 16
 
 
@@ -217,10 +218,15 @@ class Warehouse:
             if table.partition_by is not None and table.partition_by in handle.metadata().partition_columns:
                 newer = newer & (pl.col(table.partition_by) >= since.strftime("%Y-%m"))
             rows = rows.filter(newer)
-        # A semi join, not `is_in`: Polars pushes `is_in` down into the Parquet scan, where it costs
-        # 3-4 times what reading the files whole does (ids are hashes: file statistics skip nothing).
-        wanted = pl.LazyFrame({column: values}, schema={column: pl.String})
-        found = rows.join(wanted, on=column, how="semi", maintain_order="left")
+        # A run's few values: a semi join, which reads the files whole and is the faster (ids are
+        # hashes: file statistics skip nothing). A backfill batch's thousands: `is_in`, which the
+        # Parquet reader applies itself, decoding only the rows it keeps: at 250,000 papers, for
+        # 30,000 of them, paper_versions took 1.5 s and 8 MiB that way, 0.8 s and 120 MiB the other.
+        if len(values) > FILTER_IN_READER_FROM:
+            found = rows.filter(pl.col(column).is_in(values))
+        else:
+            wanted = pl.LazyFrame({column: values}, schema={column: pl.String})
+            found = rows.join(wanted, on=column, how="semi", maintain_order="left")
         return found.select(columns).collect() if columns else table.upgrade(found.collect())
 
     def known_texts(self) -> KnownTexts:
