@@ -47,9 +47,9 @@ from paperfeed.storage.lock import LeaseLost, held_lease, lease_lock, writer_loc
 # A table with more data files than this is compacted by the run that writes it; a partitioned
 # table, each partition (month) with more files than COMPACT_PARTITION_AFTER_FILES, on its own.
 COMPACT_AFTER_FILES = 48
+COMPACT_PARTITION_AFTER_FILES = 16
 KEY_INDEX = f"abstract_keys_{ABSTRACT_KEYING}"  # storage/key_index.py
 FILTER_IN_READER_FROM = 5_000  # rows_of: values from which the Parquet reader filters (memory), not a join (time)
-COMPACT_PARTITION_AFTER_FILES = 16
 
 
 class WarehouseError(RuntimeError):
@@ -312,8 +312,8 @@ class Warehouse:
         own = upserts.select("abstract_hash", "abstract").join(gaps, on="abstract_hash", how="semi").unique("abstract_hash")
         rest = gaps.join(own, on="abstract_hash", how="anti")
         if rest.height:
-            read = pl.scan_delta(versions).select("abstract_hash", "abstract").join(rest.lazy(), on="abstract_hash", how="semi")
-            own = pl.concat([own, read.unique("abstract_hash").collect()])
+            read = pl.scan_delta(versions).filter(pl.col("abstract_hash").is_in(rest["abstract_hash"].implode()))
+            own = pl.concat([own, read.select("abstract_hash", "abstract").unique("abstract_hash").collect()])
         meta = _commit_meta(run_id, number)
         handle = key_index.cover(self._key_index() or self.layout.index(KEY_INDEX), own, meta)
         self._handles[KEY_INDEX] = handle
