@@ -302,3 +302,15 @@ def test_publish_gate_accepts_a_link_that_closes_its_own_parenthesis(gate: Quali
         links=pl.lit(wiki, pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
     )
     assert "links" not in failures(gate, Tables(**{**good_tables.as_dict(), "papers": papers}))
+
+
+def test_great_expectations_keeps_no_frame_it_validated(gate: QualityGate, good_tables: Tables) -> None:
+    """GX caches each asset's last batch, its pandas copy of the frame with it, in the execution
+    engine for the life of the process: in a backfill, between batches. The gate drops it."""
+    from paperfeed.quality.gx import _suites
+
+    frames = publish_frames(good_tables, runs_row(good_tables))
+    for suite in ("papers", "appearances"):
+        gate.validate(suite, frames[suite])
+        engine = _suites().definitions[suite].batch.data_asset.datasource.get_execution_engine()
+        assert engine.batch_manager.batch_data_cache == {} and engine.batch_manager.batch_cache == {}
