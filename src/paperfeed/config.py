@@ -25,6 +25,7 @@ DEFAULT_SERVE_SETTLE_SECONDS = 60.0
 # for about a third more time (each batch pays the gates' fixed cost). With it, each batch's
 # matching reads every known title and abstract, so memory and time grow with the history
 # (2026-12-02: peak 2.6 GB with 64 MB batches, 2.2 GB with 32 MB ones; README, Performance).
-# Since the abstract key index and reads that filter in the Parquet reader (2026-12-03): 2.0 GB
-# and 1.54 GB; 64 MB stays the default, 32 MB took 16% more time (two runs side by side).
+# Since the abstract key index, reads that filter in the Parquet reader and the gate no longer
+# leaving its frames in Great Expectations (2026-12-03): 1,713 MiB and 1,463 MiB; 64 MB stays the
+# default, 32 MB took 16% more time (two runs side by side).
 PREPARE_BATCH_BYTES = 64 * 1024 * 1024
