@@ -3,6 +3,8 @@ itself, and the same result in any row order (paperfeed.curate.resolve)."""
 
 from __future__ import annotations
 
+import itertools
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -310,15 +312,27 @@ def test_a_record_without_a_title_key_is_refused_in_words() -> None:
         resolve_against(new, KNOWN)
 
 
+def title_block_keys(key: str, frequency: dict[str, int]) -> list[str]:
+    """The title blocking rule written out plainly, one title at a time (what title_block_frame
+    does for many at once): the exact key, and the triples among the rare_tokens rarest words
+    (first five letters, stop words dropped; ties by the word), pairs for three, words for one or two."""
+    from paperfeed.curate.blocking import _STOP
+
+    words = sorted({token[:5] for token in key.split(" ") if token and token not in _STOP})
+    rarest = sorted(words, key=lambda t: (frequency.get(t, 0), t))[: RULES.rare_tokens]
+    size = min(3, max(1, len(rarest) - 1))
+    return [f"=:{key}", *(f"t:{' '.join(c)}" for c in itertools.combinations(sorted(rarest), size))]
+
+
 WORDS = ["the", "of", "a", "video", "videos", "videogame", "scaling", "laws", "law", "génération", "model", "models", "x", "rl", "ab"]
 
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(WORDS), max_size=9).map(" ".join), min_size=1, max_size=12, unique=True))
 def test_the_title_keys_of_many_titles_at_once_are_each_titles_own(titles: list[str]) -> None:
-    """title_block_frame (every known title at once) gives each title exactly title_block_keys
-    (a record's, one by one): the rarest words by the same counts, ties by the word."""
-    from paperfeed.curate.blocking import title_block_frame, title_block_keys, token_frequency
+    """title_block_frame (every title at once) gives each title exactly the keys of the rule
+    written out one title at a time: the rarest words by the same counts, ties by the word."""
+    from paperfeed.curate.blocking import title_block_frame, token_frequency
 
     frequency = token_frequency(pl.Series(titles[: len(titles) // 2 + 1]))  # some words unknown (count 0)
     frame = title_block_frame(pl.DataFrame({"title_key": titles}), frequency)

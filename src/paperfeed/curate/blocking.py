@@ -51,19 +51,6 @@ _STOP = frozenset(
 )
 
 
-def title_tokens(key: str) -> list[str]:
-    """A title key's words for blocking: stop words dropped, each cut to its first five letters."""
-    return sorted({token[:5] for token in key.split(" ") if token and token not in _STOP})
-
-
-def title_block_keys(key: str, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[str]:
-    """The exact key, and the triples among the title's rare_tokens rarest words (pairs for three
-    words, the words themselves for one or two): one or two changed words still leave a triple."""
-    tokens = sorted(title_tokens(key), key=lambda t: (frequency.get(t, 0), t))[: rules.rare_tokens]
-    size = min(3, max(1, len(tokens) - 1))
-    return [f"=:{key}", *(f"t:{' '.join(c)}" for c in itertools.combinations(sorted(tokens), size))]
-
-
 def _folded(text: pl.Expr) -> pl.Expr:
     """Polars' fold of text for block keys (close to title_key; the same on both sides is what counts)."""
     return _lowered_words(text.str.normalize("NFKC"))
@@ -122,16 +109,20 @@ def is_abstract_key(block: str) -> bool:
 
 
 def block_keys(records: pl.DataFrame, frequency: Mapping[str, int], rules: MatchRules = RULES) -> list[list[str]]:
-    """records: title_key, abstract -> each record's block keys, sorted."""
+    """records: title_key, abstract -> each record's block keys, sorted. Titles are keyed by the
+    same title_block_frame as known titles: one rule, one implementation."""
     rows = records.select("title_key", "abstract").with_row_index("row", 0).cast({"row": pl.Int64})
-    keys: list[list[str]] = [title_block_keys(k, frequency, rules) for k in rows["title_key"].to_list()]
+    titled = title_block_frame(rows.select("title_key").drop_nulls().unique(), frequency, rules)
+    by_title: dict[str, list[str]] = dict(titled.group_by("title_key").agg("key").iter_rows())
+    keys = [list(by_title.get(title, [])) for title in rows["title_key"].to_list()]
     for row, key in abstract_block_keys(rows, rules).iter_rows():
         keys[row].append(key)
     return [sorted(set(k)) for k in keys]
 
 
 def _tokens(keys: pl.Expr) -> pl.Expr:
-    """title_tokens of a column of title keys (unsorted). Keys hold single spaces (title_key)."""
+    """A column of title keys' blocking words: stop words dropped, each cut to its first five
+    letters, distinct (unsorted). Keys hold single spaces (title_key)."""
     word = pl.element()
     return keys.str.split(" ").list.eval(word.filter((word != "") & ~word.is_in(sorted(_STOP))).str.slice(0, 5)).list.unique()
 
@@ -188,9 +179,10 @@ def build_index(
     titles = known.select("paper_id", "title_key").drop_nulls().unique().collect()
     frequency = token_frequency(titles["title_key"])
     wanted = {key for keys in block_keys(records, frequency, rules) for key in keys}
-    # What the index finds is few abstracts: read once (streaming through the index), not by each join below.
-    found = holding(sorted(k for k in wanted if is_abstract_key(k))).collect(engine="streaming").lazy() if holding else None
-    abstracts = found if found is not None else known.select("paper_id", "abstract")
+    if holding is None:
+        abstracts = known.select("paper_id", "abstract")
+    else:  # what the index finds is few abstracts: read once (streaming through the index), not by each join below
+        abstracts = holding(sorted(k for k in wanted if is_abstract_key(k))).collect(engine="streaming").lazy()
     abstract_members = _abstract_members(abstracts.drop_nulls(), wanted, rules)
     keyed = pl.concat([_title_keys(titles, frequency, wanted, rules), abstract_members]).unique()
     kept = _blocks(keyed, rules)
@@ -255,8 +247,11 @@ Frame = TypeVar("Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def title_block_frame(titles: pl.DataFrame, frequency: Mapping[str, int], rules: MatchRules = RULES) -> pl.DataFrame:
-    """titles: title_key (distinct) -> title_key, key: title_block_keys of every title, at once
-    (the rarest words by one sort, the triples by position: one gather per way to pick them)."""
+    """titles: title_key (distinct) -> title_key, key: each title's block keys, all titles at once.
+    A title's keys: `=:` and the title key (the same-title rule), and the triples among its
+    `rare_tokens` rarest words (_tokens; rarest by `frequency`, ties by the word), or pairs for
+    three words, the words themselves for one or two: one or two changed words still leave a triple.
+    The rarest words by one sort, the triples by position: one gather per way to pick them."""
     counts = pl.DataFrame({"token": list(frequency), "n": list(frequency.values())}, schema={"token": pl.String, "n": pl.Int64})
     rare = (
         titles.select("title_key", token=_tokens(pl.col("title_key")))

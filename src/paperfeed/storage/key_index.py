@@ -28,8 +28,7 @@ SCHEMA = pl.Schema({"abstract_hash": pl.String, "key_hash": pl.Int64})
 def holding(listed: pl.LazyFrame | None, versions: pl.LazyFrame, keys: list[str]) -> pl.LazyFrame:
     """listed: the index's rows (a scan); versions: paper_versions' paper_id, abstract_hash,
     abstract (a scan) -> paper_id, abstract of the versions whose abstract the index lists under
-    one of these keys' hashes, or does not list at all. Semi joins, not `is_in` (see
-    Warehouse.rows_of)."""
+    one of these keys' hashes, or does not list at all."""
     if listed is None:
         return versions.select("paper_id", "abstract")
     wanted = pl.LazyFrame({"key_hash": sorted({key_hash(k) for k in keys})}, schema={"key_hash": pl.Int64})
