@@ -251,25 +251,35 @@ def title_block_frame(titles: pl.DataFrame, frequency: Mapping[str, int], rules:
     A title's keys: `=:` and the title key (the same-title rule), and the triples among its
     `rare_tokens` rarest words (_tokens; rarest by `frequency`, ties by the word), or pairs for
     three words, the words themselves for one or two: one or two changed words still leave a triple.
-    The rarest words by one sort, the triples by position: one gather per way to pick them."""
+    The rarest words by one sort; then each title meets the ways to pick from as many words as it
+    has (_picks) in one join, and each way is one gather: one plan, whatever the number of ways."""
     counts = pl.DataFrame({"token": list(frequency), "n": list(frequency.values())}, schema={"token": pl.String, "n": pl.Int64})
-    rare = (
-        titles.select("title_key", token=_tokens(pl.col("title_key")))
+    triples = (
+        titles.lazy()
+        .select("title_key", token=_tokens(pl.col("title_key")))
         .explode("token")
         .drop_nulls("token")
-        .join(counts, on="token", how="left")
+        .join(counts.lazy(), on="token", how="left")
         .with_columns(pl.col("n").fill_null(0))
         .sort("n", "token")
         .group_by("title_key")  # keeps the order within each title: rarest first
         .agg(pl.col("token").head(rules.rare_tokens).sort())
-        .with_columns(length=pl.col("token").list.len())
+        .with_columns(length=pl.col("token").list.len().cast(pl.Int64))
+        .join(_picks(rules).lazy(), on="length")
+        .select("title_key", key=pl.lit("t:") + pl.col("token").list.gather(pl.col("picked")).list.join(" "))
     )
-    triples = [
-        rare.filter(pl.col("length") == length).select("title_key", key=pl.lit("t:") + pl.col("token").list.gather(list(picked)).list.join(" "))
+    return pl.concat([titles.lazy().select("title_key", key=pl.lit("=:") + pl.col("title_key")), triples]).collect()
+
+
+def _picks(rules: MatchRules) -> pl.DataFrame:
+    """length, picked: for a title with `length` rarest words, each way to pick its key's words
+    (positions): triples among them, pairs among three, each word alone among one or two."""
+    ways = [
+        (length, list(picked))
         for length in range(1, rules.rare_tokens + 1)
         for picked in itertools.combinations(range(length), min(3, max(1, length - 1)))
     ]
-    return pl.concat([titles.select("title_key", key=pl.lit("=:") + pl.col("title_key")), *triples])
+    return pl.DataFrame(ways, schema={"length": pl.Int64, "picked": pl.List(pl.Int64)}, orient="row")
 
 
 def _title_keys(titles: pl.DataFrame, frequency: Mapping[str, int], wanted: set[str] | None, rules: MatchRules) -> pl.DataFrame:
