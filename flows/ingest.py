@@ -8,7 +8,7 @@ import datetime as dt
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS
+from paperfeed.config import DEFAULT_LOCK_WAIT_SECONDS, PREPARE_BATCH_BYTES
 from paperfeed.ops.backfill import Backfill, plan_backfill
 from paperfeed.ops.backfill import backfill as backfill_files
 from paperfeed.ops.cluster import connected
@@ -38,12 +38,14 @@ def ingest(
     settle_seconds: float = 0,
     run_id: str | None = None,
     dask_address: str | None = None,
+    batch_mb: int | None = None,
 ) -> RunSummary:
     """Ingest the new files of `landing` into `warehouse` as one dataset version (only the files
     named in `only`, if given); or, with `replay_from` and `replay_run`, the files that published
     run of that warehouse processed, from its raw archive. A file modified less than
     `settle_seconds` ago is left for a later run. Given `dask_address`, each batch's per-file work
-    runs on that Dask cluster's workers."""
+    runs on that Dask cluster's workers. New files are taken about `batch_mb` MB at a time
+    (default PREPARE_BATCH_BYTES): peak memory follows it."""
     if replay_from is not None and replay_run is not None:
         source: FromLanding | FromArchive = FromArchive(WarehouseLayout.at(replay_from), replay_run)
     elif replay_from is not None:
@@ -54,7 +56,8 @@ def ingest(
     try:
         with connected(dask_address) as cluster:
             summary = run_ingest(
-                Warehouse.at(warehouse), request, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds, cluster=cluster
+                Warehouse.at(warehouse), request, steps=PrefectSteps(), lock_wait_seconds=lock_wait_seconds, cluster=cluster,
+                batch_bytes=batch_mb * 2**20 if batch_mb else PREPARE_BATCH_BYTES,
             )
     except PublishedWithProblems as problems:
         report(problems.summary)

@@ -26,6 +26,7 @@ def test_shared_flags_are_the_same_everywhere() -> None:
         "--json": ["run", "backfill", "sql", "versions", "export", "rebuild", "verify"],
         "--landing": ["run", "backfill", "serve"],
         "--year": ["run", "backfill", "serve"],
+        "--batch-mb": ["run", "serve"],
     }.items():
         assert all(flag in helps[c] for c in commands), flag
 
@@ -34,6 +35,24 @@ def test_errors_are_one_line_with_an_exit_code(tmp_path: Path) -> None:
     result = runner.invoke(app, ["versions", "-w", str(tmp_path)])
     assert result.exit_code == 2
     assert "nothing is published" in result.output and "Traceback" not in result.output
+
+
+def test_a_batch_size_below_one_mib_is_a_usage_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", "-w", str(tmp_path), "--batch-mb", "0"])
+    assert result.exit_code == 2 and "--batch-mb" in result.output and "Traceback" not in result.output
+
+
+def test_the_ingest_flow_takes_files_batch_mb_at_a_time(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """What `--batch-mb` (and PAPERFEED_BATCH_MB, and a deployment's parameter) reaches: the run's batch size."""
+    from paperfeed.config import PREPARE_BATCH_BYTES
+    from paperfeed_flows import ingest
+
+    asked: list[int] = []
+    monkeypatch.setattr(ingest, "run_ingest", lambda *args, batch_bytes, **kwargs: asked.append(batch_bytes))
+    monkeypatch.setattr(ingest, "report", lambda summary: None)
+    for batch_mb in (8, None):
+        ingest.ingest.fn(landing=str(tmp_path), warehouse=str(tmp_path / "w"), batch_mb=batch_mb)
+    assert asked == [8 * 2**20, PREPARE_BATCH_BYTES]
 
 
 @pytest.mark.parametrize(

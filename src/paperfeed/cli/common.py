@@ -60,9 +60,17 @@ DaskOption = Annotated[
         help="Dask scheduler (tcp://HOST:8786) whose workers do each batch's per-file work. Default: all on this machine.",
     ),
 ]
+BatchOption = Annotated[
+    int,
+    typer.Option(
+        "--batch-mb", envvar="PAPERFEED_BATCH_MB", min=1,
+        help="Take new files about this many MiB at a time: a run's peak memory follows it (README, Performance).",
+    ),
+]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
 DEFAULT_WAREHOUSE = str(config.DEFAULT_WAREHOUSE)
 DEFAULT_WAIT = config.DEFAULT_LOCK_WAIT_SECONDS
+DEFAULT_BATCH_MB = config.PREPARE_BATCH_BYTES // 2**20
 
 
 def fail(message: str, code: Exit) -> NoReturn:

@@ -19,8 +19,10 @@ from rich.table import Table
 
 from paperfeed import config
 from paperfeed.cli.common import (
+    DEFAULT_BATCH_MB,
     DEFAULT_WAIT,
     DEFAULT_WAREHOUSE,
+    BatchOption,
     DaskOption,
     Exit,
     JsonOption,
@@ -54,6 +56,7 @@ def run(
     as_json: JsonOption = False,
     verbose: VerboseOption = False,
     dask_address: DaskOption = None,
+    batch_mb: BatchOption = DEFAULT_BATCH_MB,
 ) -> None:
     """Ingest the new files of a landing folder as one new dataset version."""
     with interruptible(warehouse):
@@ -70,6 +73,7 @@ def run(
                 summary = orchestrated(lambda: flow(
                     landing=str(place), warehouse=absolute(warehouse), year=year, lock_wait_seconds=0,
                     retry_rejected=retry_rejected, settle_seconds=settle, run_id=run_id, dask_address=dask_address,
+                    batch_mb=batch_mb,
                 ))
     emit_json(summary.as_dict()) if as_json else print_run(summary)
     raise typer.Exit(Exit.INPUT_PROBLEMS if summary.had_input_problems else Exit.OK)
@@ -136,6 +140,7 @@ def serve(
     name: Annotated[str, typer.Option(help="Name of the Prefect deployment.")] = config.DEFAULT_DEPLOYMENT,
     settle: SettleOption = config.DEFAULT_SERVE_SETTLE_SECONDS,
     dask_address: DaskOption = None,
+    batch_mb: BatchOption = DEFAULT_BATCH_MB,
 ) -> None:
     """Serve the ingest flow as a scheduled Prefect deployment (needs a Prefect server: PREFECT_API_URL)."""
     place, year = resolve_landing(landing, year)
@@ -159,7 +164,7 @@ def serve(
     from paperfeed_flows.ingest import ingest
 
     parameters = {"landing": str(place), "warehouse": absolute(warehouse), "year": year, "settle_seconds": settle,
-                  "dask_address": dask_address}
+                  "dask_address": dask_address, "batch_mb": batch_mb}
     err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
     try:
         ingest.serve(
