@@ -1,5 +1,6 @@
 """A release's parts (weeks) as date ranges: the filter a table scan can skip files with selects
-exactly the rows `part` puts in those parts, across year ends, ISO week 53 and null dates."""
+exactly the rows `part` puts in those parts, across year ends, ISO week 53 and null dates; and a
+manifest's text reads back as the document it was written from."""
 
 from __future__ import annotations
 
@@ -35,3 +36,17 @@ def test_a_table_not_cut_by_weeks_is_one_part() -> None:
     frame = pl.DataFrame({"snapshot_id": ["a", "b"]})
     assert frame.filter(parts_filter(SNAPSHOTS, [WHOLE])).height == 2
     assert frame.filter(parts_filter(SNAPSHOTS, [])).height == 0
+
+
+def test_a_manifest_reads_back_as_written_each_file_on_a_line_of_its_own() -> None:
+    import json
+
+    from paperfeed.publish.release import manifest_text
+
+    files = [{"path": f"papers/2025-W{n:02d}.parquet", "table": "papers", "rows": n, "bytes": 10 * n, "sha256": "ab" * 32,
+              "schema": [{"name": "paper_id", "type": "string"}]} for n in range(1, 4)]  # fmt: skip
+    document = {"dataset": "paperfeed", "version": 3, "new_snapshots": [], "changes": {"previous_version": 2, "added": 1},
+                "quality": {"checks": [{"suite": "papers", "success": True}]}, "files": files}  # fmt: skip
+    text = manifest_text(document)
+    assert json.loads(text) == document
+    assert [line.strip().rstrip(",") for line in text.splitlines() if '"path"' in line] == [json.dumps(f) for f in files]

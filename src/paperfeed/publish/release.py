@@ -20,6 +20,7 @@ recently): every other file is the previous release's, shared on disk, not copie
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import polars as pl
@@ -111,6 +112,20 @@ def manifest(
         "quality": QualityRecord(checks).as_dict(),
         "files": files,
     }
+
+
+def manifest_text(document: dict[str, Any]) -> str:
+    """The manifest as JSON for people and programs: indented, but each entry of a list (a file,
+    a snapshot) on one line. json.dumps with `indent` runs in Python, not C: a manifest of a few
+    hundred files took 0.09 s to write that way, against a few ms."""
+    fields = []
+    for key, value in document.items():
+        if isinstance(value, list) and value:
+            text = "[\n" + ",\n".join(f"    {json.dumps(item)}" for item in value) + "\n  ]"
+        else:
+            text = json.dumps(value, indent=2).replace("\n", "\n  ")
+        fields.append(f"  {json.dumps(key)}: {text}")
+    return "{\n" + ",\n".join(fields) + "\n}\n"
 
 
 def release_summary(document: dict[str, Any]) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from paperfeed.publish.release import (
     checksums,
     dataset_card,
     manifest,
+    manifest_text,
     part,
     part_path,
     parts_filter,
@@ -143,7 +144,7 @@ def _build(store: Warehouse, target: DatasetVersion, folder: Path, changed: Chan
         since = runs.filter(pl.col("finished_at") > before.max())["run_id"] if before.len() else runs["run_id"]
         snapshots = snapshots.filter(pl.col("run_id").is_in(since.to_list()))
     document = manifest(version, target.run_id, run["finished_at"], created, snapshots, files, previous_version, changes, checks)
-    (folder / MANIFEST).write_text(json.dumps(document, indent=2), encoding="utf-8")
+    (folder / MANIFEST).write_text(manifest_text(document), encoding="utf-8")
 
 
 def _check_tables(store: Warehouse, target: DatasetVersion) -> None:

@@ -29,6 +29,7 @@ from typing import Any
 
 import polars as pl
 from deltalake import CommitProperties, DeltaTable
+from deltalake.exceptions import TableNotFoundError
 
 from paperfeed.curate.blocking import ABSTRACT_KEYING
 from paperfeed.curate.increment import KnownTexts, TableChange, texts_of
@@ -163,10 +164,15 @@ class Warehouse:
         return _version_from_row(row.row(0, named=True))
 
     def scan(self, table: TableContract, version: DatasetVersion) -> pl.LazyFrame:
-        """One table as it was in `version`, lazily (empty if the version predates the table)."""
+        """One table as it was in `version`, lazily (empty if the version predates the table):
+        collect it before this warehouse writes again (it may read through the open handle)."""
         if table.name not in version.delta_versions:
             return table.empty().lazy()
-        return pl.scan_delta(self.table_uri(table.name), version=version.delta_versions[table.name])
+        wanted = version.delta_versions[table.name]
+        handle = self._handles.get(table.name)
+        if handle is not None and handle.version() == wanted:  # the table as this process left it: not opened again
+            return pl.scan_delta(handle)
+        return pl.scan_delta(self.table_uri(table.name), version=wanted)
 
     def read_table(self, table: TableContract, version: DatasetVersion | None) -> pl.DataFrame:
         """One table as it was in `version`, in today's shape."""
@@ -262,10 +268,12 @@ class Warehouse:
         self._handles.clear()
         self._clean = {}
         for table in DATA_TABLES:
-            if not self.exists(table.name):
+            uri = self.table_uri(table.name)
+            try:
+                delta = DeltaTable(uri)  # opened once (not checked for first): reading a long table's log is what opening costs
+            except TableNotFoundError:
                 continue
             published = standing.delta_versions.get(table.name)
-            uri = self.table_uri(table.name)
             if published is None:
                 if self.layout.remote is not None:
                     self.layout.remote.delete_all(f"tables/{table.name}")
@@ -273,12 +281,11 @@ class Warehouse:
                     shutil.rmtree(uri)
                 rolled_back.append(table.name)
                 continue
-            delta = DeltaTable(uri)
             if not (delta.version() == published or set(delta.file_uris()) == set(DeltaTable(uri, version=published).file_uris())):
                 delta.restore(published, commit_properties=_commit_meta("recover", None))  # the handle is now at it
                 rolled_back.append(table.name)
             self._clean[table.name] = delta.version()  # not the newest: a commit after it must be this run's
-            self._handles[table.name] = delta  # opened once: reading a long table's log is what opening costs
+            self._handles[table.name] = delta
         return rolled_back
 
     def publish(self, changes: dict[str, TableChange], run: dict[str, Any], base: DatasetVersion | None) -> DatasetVersion:
