@@ -50,7 +50,7 @@ def test_a_runs_summary_counts_every_matching_decision_and_lists_the_first(tmp_p
 def test_a_batch_is_let_go_before_the_next_is_read(tmp_path: Path) -> None:
     """What one batch parsed and changed is freed before the next batch's files are read: a
     backfill holds one batch at a time, not two (the previous one's frames stayed alive in the
-    run's loop variables, about 0.7 GB for a 64 MB batch)."""
+    run's loop variables)."""
     import gc
     import weakref
     from collections.abc import Callable
