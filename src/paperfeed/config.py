@@ -26,6 +26,9 @@ DEFAULT_SERVE_SETTLE_SECONDS = 60.0
 # matching reads every known title and abstract, so memory and time grow with the history
 # (2026-12-02: peak 2.6 GB with 64 MB batches, 2.2 GB with 32 MB ones; README, Performance).
 # Since the abstract key index, reads that filter in the Parquet reader and the gate no longer
-# leaving its frames in Great Expectations (2026-12-03): 1,713 MiB and 1,463 MiB; 64 MB stays the
-# default, 32 MB took 16% more time (two runs side by side).
-PREPARE_BATCH_BYTES = 64 * 1024 * 1024
+# leaving its frames in Great Expectations (2026-12-03): 1,713 MiB and 1,463 MiB, 32 MB taking 16%
+# more time. With each batch freed before the next is read (2026-12-03, evening): 1,752 MiB with 64
+# MB batches, reached in a late batch's curation (which still grows with the history), and
+# 1,460 MiB with 32 MB ones: 32 MiB is the default, to stay under 1.5 GB; `--batch-mb`
+# (PAPERFEED_BATCH_MB) chooses another.
+PREPARE_BATCH_BYTES = 32 * 1024 * 1024
