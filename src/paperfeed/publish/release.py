@@ -116,8 +116,8 @@ def manifest(
 
 def manifest_text(document: dict[str, Any]) -> str:
     """The manifest as JSON for people and programs: indented, but each entry of a list (a file,
-    a snapshot) on one line. json.dumps with `indent` runs in Python, not C: a manifest of a few
-    hundred files took 0.09 s to write that way, against a few ms."""
+    a snapshot) on one line. json.dumps with `indent` runs in Python, not C: a manifest of 275
+    files took 20 ms to write that way, 4 ms this way."""
     fields = []
     for key, value in document.items():
         if isinstance(value, list) and value:

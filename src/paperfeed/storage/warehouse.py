@@ -125,9 +125,6 @@ class Warehouse:
                     self._clean = None
 
     # --- reading a dataset version --------------------------------------------------------
-    def exists(self, name: str) -> bool:
-        return DeltaTable.is_deltatable(self.table_uri(name))
-
     def runs(self) -> pl.DataFrame:
         """Every run, oldest first (Delta returns rows in file order, not commit order). Read again
         only when the table has a new Delta version: a run reads it a dozen times, and it grows by
@@ -276,7 +273,6 @@ class Warehouse:
         if lease is not None:  # a writer that lost its lease must not roll back the new holder's writes
             lease.confirm()
         self._handles.clear()  # opened anew: another writer may have written since this process last did
-        self._clean = None
         standing = self.standing()
         rolled_back = []
         self._clean = {}
