@@ -15,9 +15,11 @@ taken between runs made side by side.
 (f) the disk bytes each version adds, beside the rows it changes;
 (g) on a Dask cluster started here (a scheduler and one, then two, single-threaded workers on
     127.0.0.1): the per-file work of --cluster-files files (prepare, snapshot and record gates)
-    as a run sends it, against the same work in this process: the orchestration overhead as a
-    fraction of the work, and the speed-up of two workers over one (workers warmed up first:
-    their first task imports Great Expectations, a few seconds, reported apart).
+    as a run sends it (the workers read the files from the run's raw archive), against the same
+    work in this process: the orchestration overhead as a fraction of the work, and the speed-up
+    of two workers over one (workers warmed up first: their first task imports Great
+    Expectations, a few seconds, reported apart); and the same call with the files' bytes sent
+    to the workers, as for workers that cannot read the archive.
 
 The long history of (d) is built with paperfeed's run function and a gate that passes everything
 (Great Expectations would add two seconds to each of its runs); the runs that are measured use the
@@ -61,7 +63,9 @@ from paperfeed.prepare.snapshot import prepare_snapshots
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import SuiteReport
 from paperfeed.quality.gate import Gate
+from paperfeed.storage import archive as raw_archive
 from paperfeed.storage.landing import list_landing, read_snapshot
+from paperfeed.storage.layout import WarehouseLayout
 from paperfeed.storage.warehouse import Warehouse
 
 BIN = Path(sys.executable).parent
@@ -300,6 +304,8 @@ def section_g(work: Path, files: int, repeat: int) -> None:
     write_feed(landing, files=files, per_file=70, seed=11)
     items: list[Item] = [(read_snapshot(f), None) for f in list_landing(landing).files]
     size = sum(len(raw.raw) for raw, _ in items)
+    archive = WarehouseLayout.at(work / "cluster-warehouse")  # what a run does before this step
+    raw_archive.archive(archive, [raw for raw, _ in items], {raw.snapshot_id: year for raw, year in items}, "bench", dt.datetime.now(dt.UTC))
     gate = QualityGate()
     prepare_and_check(items[:5], gate)  # Great Expectations imported and its suites loaded, here too
 
@@ -327,16 +333,19 @@ def section_g(work: Path, files: int, repeat: int) -> None:
                 started = time.perf_counter()
                 cluster.prepare_and_check(items[: 2 * workers], gate)  # each worker's first task
                 warm = time.perf_counter() - started
-                on[workers] = timed(functools.partial(cluster.prepare_and_check, items, gate))
-                # Dask's own account of one more call: the seconds its tasks computed on the workers.
-                with get_task_stream(client) as stream:
-                    started = time.perf_counter()
-                    cluster.prepare_and_check(items, gate)
-                    wall = time.perf_counter() - started
-                computed = sum(s["stop"] - s["start"] for t in stream.data for s in t["startstops"] if s["action"] == "compute")
-                print(f"(g) {len(items)} files ({size / 1e6:.0f} MB) on {workers} worker(s): {on[workers]:.2f} s "
-                      f"(first tasks, warming up: {warm:.1f} s); one more call: {wall:.2f} s, its tasks computed "
-                      f"{computed:.2f} s: orchestration (the rest, over the workers' time) {(wall * workers - computed) / computed:+.1%}")
+                for way, where in (("read from the archive", archive), ("bytes sent", None)):
+                    run = functools.partial(cluster.prepare_and_check, items, gate, where)
+                    took = timed(run)
+                    on[workers] = on.get(workers, took)  # the run's way (the archive) first
+                    # Dask's own account of one more call: the seconds its tasks computed on the workers.
+                    with get_task_stream(client) as stream:
+                        started = time.perf_counter()
+                        run()
+                        wall = time.perf_counter() - started
+                    computed = sum(s["stop"] - s["start"] for t in stream.data for s in t["startstops"] if s["action"] == "compute")
+                    print(f"(g) {len(items)} files ({size / 1e6:.0f} MB) on {workers} worker(s), {way}: {took:.2f} s "
+                          f"(first tasks, warming up: {warm:.1f} s); one more call: {wall:.2f} s, its tasks computed "
+                          f"{computed:.2f} s: orchestration (the rest, over the workers' time) {(wall * workers - computed) / computed:+.1%}")
     finally:
         for process in reversed(processes):
             process.terminate()

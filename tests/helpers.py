@@ -169,11 +169,13 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def started(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+def started(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """A server `command` in a session of its own (a process and its children, stopped together
-    by killing the group), its output to `log`."""
+    by killing the group), its output to `log`; `env` added to this process's environment."""
     with log.open("w") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True)
+        return subprocess.Popen(
+            command, stdout=out, stderr=subprocess.STDOUT, cwd=log.parent, start_new_session=True, env=os.environ | (env or {})
+        )
 
 
 def stop(processes: list[subprocess.Popen[bytes]]) -> None:

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import S3, SAMPLES, free_port, paperfeed, started, stop
+from helpers import ARRIVED, S3, SAMPLES, free_port, paperfeed, started, stop
+from paperfeed.model.inputs import RawSnapshot
 from paperfeed.ops import cluster as cluster_module
 from paperfeed.ops.cluster import ClusterError, connected
-from paperfeed.storage.layout import SITE_ENV
+from paperfeed.storage.layout import SITE_ENV, WarehouseLayout
 from paperfeed.storage.objects import S3Prefix
 from paperfeed.storage.warehouse import Warehouse
 
@@ -33,14 +34,15 @@ def worker_command(address: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The address of a scheduler with two single-threaded workers (each its own process)."""
+def dask_cluster(tmp_path_factory: pytest.TempPathFactory, s3_server: S3) -> Iterator[str]:
+    """The address of a scheduler with two single-threaded workers (each its own process), which
+    have the object store's credentials, as a deployment's workers would."""
     logs = tmp_path_factory.mktemp("dask")
     address = f"tcp://127.0.0.1:{free_port()}"
     processes: list[subprocess.Popen[bytes]] = []
     try:
         processes.append(started([str(BIN / "dask"), "scheduler", "--port", address.rsplit(":", 1)[1], *LOCAL], logs / "scheduler.log"))
-        processes += [started(worker_command(address), logs / f"worker-{n}.log") for n in range(2)]
+        processes += [started(worker_command(address), logs / f"worker-{n}.log", s3_server.env) for n in range(2)]
         from distributed import Client
 
         with Client(address, timeout=60) as client:
@@ -50,19 +52,33 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         stop(processes)
 
 
+def tasks_run(address: str) -> dict[str, int]:
+    """How many tasks of paperfeed's per-file work (prepared_*) the scheduler has had so far, by
+    function (files scattered to the workers are counted under `list`: left out)."""
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        counted: dict[str, int] = client.run_on_scheduler(
+            lambda dask_scheduler: {name: sum(p.state_counts.values()) for name, p in dask_scheduler.task_prefixes.items()}
+        )
+    return {name: n for name, n in counted.items() if name.startswith("prepared_")}
+
+
+def more(before: dict[str, int], after: dict[str, int]) -> set[str]:
+    return {name for name, n in after.items() if n > before.get(name, 0)}
+
+
 def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_cluster: str, sample_run: Path, tmp_path: Path) -> None:
     warehouse = tmp_path / "warehouse"
+    before = tasks_run(dask_cluster)
     result = paperfeed("run", "--warehouse", str(warehouse), "--dask-address", dask_cluster)
     assert "published dataset version 1: 5 accepted, 0 duplicate, 0 rejected, 0 records quarantined; 281 new" in result.stdout
     on_cluster, alone = Warehouse.at(warehouse).current(), Warehouse.at(sample_run).current()
     assert on_cluster is not None and alone is not None
     assert on_cluster.fingerprints == alone.fingerprints and on_cluster.rows == alone.rows
-    # The work was done by the workers: the scheduler ran tasks of that name.
-    from distributed import Client
-
-    with Client(dask_cluster, timeout=30) as client:
-        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
-    assert "prepared_on_worker" in prefixes
+    # The work was done by the workers, and they read the files from the warehouse's raw archive
+    # themselves (it is on their disk): no bytes were sent.
+    assert more(before, tasks_run(dask_cluster)) == {"prepared_from_archive"}
 
 
 def test_an_unreachable_scheduler_fails_the_command_at_once_in_one_line(tmp_path: Path) -> None:
@@ -117,7 +133,10 @@ def test_a_run_on_the_cluster_from_and_into_object_storage_publishes_what_a_loca
     for path in SAMPLES:  # in name order, as the sample's files arrived
         landing.put(path.name, path.read_bytes())
     warehouse = s3.warehouse()
+    before = tasks_run(dask_cluster)
     paperfeed("run", "-l", landing.url, "-w", warehouse, "--year", "2025", "--dask-address", dask_cluster)
+    # The workers read the run's files from the store's raw archive themselves.
+    assert more(before, tasks_run(dask_cluster)) == {"prepared_from_archive"}
     # The same files, arrived when the store says they did, on one machine and a local disk.
     local = tmp_path / "landing"
     local.mkdir()
@@ -128,3 +147,29 @@ def test_a_run_on_the_cluster_from_and_into_object_storage_publishes_what_a_loca
     everywhere, alone = Warehouse.at(warehouse).current(), Warehouse.at(tmp_path / "local").current()
     assert everywhere is not None and alone is not None and everywhere.rows["papers"] == 281
     assert everywhere.fingerprints == alone.fingerprints and everywhere.rows == alone.rows
+
+
+def test_files_the_workers_cannot_read_from_the_archive_are_sent_to_them(dask_cluster: str, tmp_path: Path) -> None:
+    """A raw archive the workers cannot see is not used; one they can see but that lacks a task's
+    files (the worker cannot read them) has that task's files sent. The snapshots are those one
+    machine prepares and checks, in the files' order, either way."""
+    from helpers import raw_snapshot
+    from paperfeed.ops.cluster import prepare_and_check
+    from paperfeed.quality.gx import QualityGate
+    from paperfeed.storage import archive
+
+    items: list[tuple[RawSnapshot, int | None]] = [(raw_snapshot(path.read_bytes(), path.name), 2025) for path in SAMPLES]
+    gate = QualityGate()
+    alone = [(s.snapshot_id, s.records, s.quarantined) for s in prepare_and_check(items, gate)]
+    layout = WarehouseLayout.at(tmp_path / "warehouse")
+    with connected(dask_cluster) as cluster:
+        assert cluster is not None
+        for archived, sent in ((0, {"prepared_on_worker"}), (len(items) - 1, {"prepared_from_archive", "prepared_on_worker"})):
+            archive.archive(layout, [raw for raw, _ in items[:archived]], {}, "test", ARRIVED)
+            before = tasks_run(dask_cluster)
+            snapshots = cluster.prepare_and_check(items, gate, layout)
+            assert more(before, tasks_run(dask_cluster)) == sent, archived
+            assert len(snapshots) == len(alone)
+            for snapshot, (snapshot_id, records, quarantined) in zip(snapshots, alone, strict=True):
+                assert snapshot.snapshot_id == snapshot_id and snapshot.records.equals(records)
+                assert snapshot.quarantined is not None and quarantined is not None and snapshot.quarantined.equals(quarantined)

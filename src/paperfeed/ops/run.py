@@ -114,7 +114,7 @@ def run_ingest(
                 checked = steps("quality gate", check_snapshots, run_gate, prepared)
                 del prepared
             else:
-                checked = steps("parse, normalise and check on the cluster", cluster.prepare_and_check, items, run_gate)
+                checked = steps("parse, normalise and check on the cluster", cluster.prepare_and_check, items, run_gate, warehouse.layout)
                 del items
             change, progress = steps("curate", curate_batch, warehouse, ctx.run_id, ctx.started_at, progress, checked, known)
             del checked, known
