@@ -53,19 +53,23 @@ def dask_cluster(tmp_path_factory: pytest.TempPathFactory, s3_server: S3) -> Ite
 
 
 def tasks_run(address: str) -> dict[str, int]:
-    """How many tasks of paperfeed's per-file work (prepared_*) the scheduler has had so far, by
-    function (files scattered to the workers are counted under `list`: left out)."""
+    """How many tasks of paperfeed's per-file work (prepared_*) have finished on the cluster so far
+    (computed or failed), by function. The scheduler counts each entry into a state, and only up:
+    files scattered to the workers (`list`) and tasks let go afterwards do not count."""
     from distributed import Client
 
     with Client(address, timeout=30) as client:
         counted: dict[str, int] = client.run_on_scheduler(
-            lambda dask_scheduler: {name: sum(p.state_counts.values()) for name, p in dask_scheduler.task_prefixes.items()}
+            lambda dask_scheduler: {
+                name: p.state_counts["memory"] + p.state_counts["erred"] for name, p in dask_scheduler.task_prefixes.items()
+            }
         )
     return {name: n for name, n in counted.items() if name.startswith("prepared_")}
 
 
-def more(before: dict[str, int], after: dict[str, int]) -> set[str]:
-    return {name for name, n in after.items() if n > before.get(name, 0)}
+def more(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """The tasks of each function that finished between two counts."""
+    return {name: n - before.get(name, 0) for name, n in after.items() if n > before.get(name, 0)}
 
 
 def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_cluster: str, sample_run: Path, tmp_path: Path) -> None:
@@ -78,7 +82,7 @@ def test_a_run_on_the_cluster_publishes_what_a_run_on_one_machine_does(dask_clus
     assert on_cluster.fingerprints == alone.fingerprints and on_cluster.rows == alone.rows
     # The work was done by the workers, and they read the files from the warehouse's raw archive
     # themselves (it is on their disk): no bytes were sent.
-    assert more(before, tasks_run(dask_cluster)) == {"prepared_from_archive"}
+    assert more(before, tasks_run(dask_cluster)).keys() == {"prepared_from_archive"}
 
 
 def test_an_unreachable_scheduler_fails_the_command_at_once_in_one_line(tmp_path: Path) -> None:
@@ -136,7 +140,7 @@ def test_a_run_on_the_cluster_from_and_into_object_storage_publishes_what_a_loca
     before = tasks_run(dask_cluster)
     paperfeed("run", "-l", landing.url, "-w", warehouse, "--year", "2025", "--dask-address", dask_cluster)
     # The workers read the run's files from the store's raw archive themselves.
-    assert more(before, tasks_run(dask_cluster)) == {"prepared_from_archive"}
+    assert more(before, tasks_run(dask_cluster)).keys() == {"prepared_from_archive"}
     # The same files, arrived when the store says they did, on one machine and a local disk.
     local = tmp_path / "landing"
     local.mkdir()
@@ -164,7 +168,9 @@ def test_files_the_workers_cannot_read_from_the_archive_are_sent_to_them(dask_cl
     layout = WarehouseLayout.at(tmp_path / "warehouse")
     with connected(dask_cluster) as cluster:
         assert cluster is not None
-        for archived, sent in ((0, {"prepared_on_worker"}), (len(items) - 1, {"prepared_from_archive", "prepared_on_worker"})):
+        # Five files, two workers: two tasks. Nothing archived: both sent. All but the last file
+        # archived: both tried from the archive, the one holding the last file then sent.
+        for archived, sent in ((0, {"prepared_on_worker": 2}), (len(items) - 1, {"prepared_from_archive": 2, "prepared_on_worker": 1})):
             archive.archive(layout, [raw for raw, _ in items[:archived]], {}, "test", ARRIVED)
             before = tasks_run(dask_cluster)
             snapshots = cluster.prepare_and_check(items, gate, layout)
