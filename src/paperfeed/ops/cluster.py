@@ -168,8 +168,8 @@ def _reads_archived(warehouse: str, snapshot_id: str, source_name: str) -> bool:
 
 
 def _layout(warehouse: str) -> WarehouseLayout:
-    """The warehouse as this worker reaches it: with its own credentials for a store (theirs never
-    travel), ObjectStoreError at once without any."""
+    """The warehouse as this worker reaches it: with the worker's own credentials for a store (the
+    run's never travel); an ArchiveError at once if it has none."""
     try:
         return WarehouseLayout.at(warehouse)
     except ObjectStoreError as error:
