@@ -16,8 +16,9 @@ taken between runs made side by side.
 (g) on a Dask cluster started here (a scheduler and one, then two, single-threaded workers on
     127.0.0.1): the per-file work of --cluster-files files (prepare, snapshot and record gates)
     as a run sends it (the workers read the files from the run's raw archive), against the same
-    work in this process: the orchestration overhead as a fraction of the work, and the speed-up
-    of two workers over one (workers warmed up first: their first task imports Great
+    work in this process: the orchestration overhead as a fraction of the work (by Dask's account
+    of each of --repeat calls: their median, and each), and the speed-up of two workers over one
+    (median wall times; workers warmed up first: their first task imports Great
     Expectations, a few seconds, reported apart); and the same call with the files' bytes sent
     to the workers, as for workers that cannot read the archive.
 
@@ -31,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
-import functools
 import os
 import resource
 import shutil
@@ -334,19 +334,22 @@ def section_g(work: Path, files: int, repeat: int) -> None:
                 cluster.prepare_and_check(items[: 2 * workers], gate)  # each worker's first task
                 warm = time.perf_counter() - started
                 for way, where in (("read from the archive", archive), ("bytes sent", None)):
-                    run = functools.partial(cluster.prepare_and_check, items, gate, where)
-                    took = timed(run)
+                    walls, overheads = [], []
+                    for _ in range(repeat):  # Dask's own account of each call: the seconds its tasks computed on the workers
+                        with get_task_stream(client) as stream:
+                            started = time.perf_counter()
+                            cluster.prepare_and_check(items, gate, where)
+                            wall = time.perf_counter() - started
+                        computed = sum(s["stop"] - s["start"] for t in stream.data for s in t["startstops"] if s["action"] == "compute")
+                        walls.append(wall)
+                        overheads.append((wall * workers - computed) / computed)
+                    took = statistics.median(walls)
                     if where is not None:  # the run's way: what the speed-up compares
                         on[workers] = took
-                    # Dask's own account of one more call: the seconds its tasks computed on the workers.
-                    with get_task_stream(client) as stream:
-                        started = time.perf_counter()
-                        run()
-                        wall = time.perf_counter() - started
-                    computed = sum(s["stop"] - s["start"] for t in stream.data for s in t["startstops"] if s["action"] == "compute")
                     print(f"(g) {len(items)} files ({size / 1e6:.0f} MB) on {workers} worker(s), {way}: {took:.2f} s "
-                          f"(first tasks, warming up: {warm:.1f} s); one more call: {wall:.2f} s, its tasks computed "
-                          f"{computed:.2f} s: orchestration (the rest, over the workers' time) {(wall * workers - computed) / computed:+.1%}")
+                          f"(first tasks, warming up: {warm:.1f} s); orchestration (the call's wall time over the "
+                          f"workers' time, less what their tasks computed) {statistics.median(overheads):+.1%} "
+                          f"(calls: {', '.join(f'{o:+.1%}' for o in overheads)})")
     finally:
         for process in reversed(processes):
             process.terminate()
