@@ -3,13 +3,16 @@ task per step in the UI, retries where a step touches storage, and the run's log
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
 from prefect import Task, get_run_logger, task
 from prefect.cache_policies import NONE
+from prefect.context import TagsContext
 
 from paperfeed.ops.steps import Steps
+from paperfeed_flows.abandoned import COMMAND_TAG
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -28,14 +31,31 @@ class PrefectSteps(Steps):
     """Each step a Prefect task (its inputs are frames and file bytes: never cached or persisted)."""
 
     def __call__(self, name: str, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        return as_task(name, fn)(*args, **kwargs)
+        with _untagged():
+            return as_task(name, fn)(*args, **kwargs)
 
     def each(self, name: str, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
         step = as_task(name, fn)
-        return [step(item) for item in items]
+        with _untagged():
+            return [step(item) for item in items]
 
     def say(self, message: str) -> None:
         get_run_logger().warning(message)
+
+
+@contextmanager
+def _untagged() -> Iterator[None]:
+    """Task runs made here do not carry COMMAND_TAG, which marks a command's flow run only. A task
+    run's tags inherit the context's, and Prefect asks its server for concurrency slots for each
+    tag a task run carries, before it starts: one request per step that a run against a busy
+    server waited on for up to 1.8 s in all (11 steps, the server's SQLite writing the last run's
+    events). A served deployment's task runs carry no tags either."""
+    current = TagsContext.get().current_tags
+    if COMMAND_TAG not in current:
+        yield
+        return
+    with TagsContext(current_tags=current - {COMMAND_TAG}):
+        yield
 
 
 def as_task(name: str, fn: Callable[P, R]) -> Task[P, R]:

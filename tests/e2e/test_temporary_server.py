@@ -18,6 +18,7 @@ import pytest
 
 from paperfeed.storage.faults import CRASH_ENV
 from paperfeed.storage.warehouse import Warehouse
+from paperfeed_flows.abandoned import COMMAND_TAG
 
 pytestmark = [pytest.mark.slow, pytest.mark.server, pytest.mark.xdist_group("temporary-server")]
 BIN = Path(sys.executable).parent
@@ -38,6 +39,7 @@ with get_client(sync_client=True) as client:
         found.append({
             "flow": run.parameters.get("warehouse"), "state": run.state_name, "tasks": sorted({t.state_name for t in tasks}),
             "n_tasks": len(tasks), "logs": [log.message for log in logs], "artifacts": [a["description"] for a in artifacts],
+            "tags": sorted(run.tags), "task_tags": sorted({tag for t in tasks for tag in t.tags}),
         })
 print(json.dumps(found))
 """
@@ -87,6 +89,8 @@ def test_a_run_reports_to_the_temporary_server_it_starts_and_stops_it(no_server:
     read = subprocess.run([sys.executable, "-c", READ_BACK], env=no_server, capture_output=True, text=True, timeout=300, check=True)
     (run,) = json.loads(read.stdout.splitlines()[-1])
     assert (run["flow"], run["state"], run["tasks"], run["n_tasks"]) == (str(warehouse), "Completed", ["Completed"], 11)
+    # The command's tag marks its flow run, not its task runs (each tag costs a task a request for concurrency slots).
+    assert (run["tags"], run["task_tags"]) == ([COMMAND_TAG], [])
     assert any("published dataset version 1" in line for line in run["logs"]), "the last log lines reached the server before it stopped"
     assert any("published dataset version 1" in (a or "") for a in run["artifacts"])
     assert Warehouse.at(warehouse).current().number == 1  # type: ignore[union-attr]
