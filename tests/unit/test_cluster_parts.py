@@ -37,7 +37,8 @@ def test_an_address_that_is_no_scheduler_is_refused_in_one_line(address: str) ->
 
 def test_what_workers_ship_back_is_received_as_it_was_prepared() -> None:
     """A task's results travel compressed, their records as one frame, and arrive as they were
-    prepared: files without records among them (one that cannot be decoded) keep theirs."""
+    prepared: files without records among them (one that cannot be decoded, whose empty frame has
+    the parser's columns only; one with none left, of all the columns) keep theirs."""
     snapshots = [prepare_snapshot(raw_snapshot(path.read_bytes(), path.name), 2025) for path in SAMPLES]
     snapshots.insert(2, prepare_snapshot(raw_snapshot(b"\xff\xfe\x00\xd8 not text", "broken.txt"), 2025))
     assert snapshots[2].records.height == 0 and snapshots[2].detail
@@ -46,12 +47,16 @@ def test_what_workers_ship_back_is_received_as_it_was_prepared() -> None:
         ("A Title Whose Abstract Was Lost", None),
         ("Plain Title", abstract("plain")),
     ]))  # fmt: skip
-    for n in (0, 3):  # some with quarantined records, the others with none
+    snapshots.append(replace(snapshots[1], records=snapshots[1].records.clear()))
+    for n in (0, 3):  # quarantined records on one, an empty frame of them on another, None on the others
         snapshots[n] = replace(snapshots[n], quarantined=snapshots[n].records.head(n).with_columns(reason=pl.lit("why")))
-    # Records of two shapes (not made so today) travel with their snapshots instead.
+    # Records of two shapes, both with rows (not made so today), travel with their snapshots instead.
     mixed = [*snapshots, replace(snapshots[0], records=snapshots[0].records.select(RECORD_SCHEMA.names()))]
-    for sent in (snapshots, mixed):
+    for sent, pooled in ((snapshots, {"records", "quarantined"}), (mixed, {"quarantined"})):
         packed = Packed.of(sent)
+        assert set(packed.pools) == pooled
+        for name, pool in packed.pools.items():  # the frames with rows, and only those
+            assert pool.heights == [f.height if (f := getattr(s, name)) is not None and f.height else None for s in sent]
         travelling = len(packed.data) + sum(len(pool.data) for pool in packed.pools.values())
         assert travelling < sum(s.records.estimated_size() for s in sent) / 2  # compressed
         for snapshot, back in zip(sent, packed.unpacked(), strict=True):

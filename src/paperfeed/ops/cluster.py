@@ -213,8 +213,11 @@ class Packed:
         import pyarrow as pa
 
         pools = {name: pool for name in _POOLED if (pool := _Pool.of([getattr(s, name) for s in snapshots])) is not None}
-        travelling: dict[str, Any] = dict.fromkeys(pools)  # their frames are in the pools
-        pickled = pickle.dumps([replace(s, **travelling) for s in snapshots], protocol=pickle.HIGHEST_PROTOCOL)
+        bare = []
+        for n, snapshot in enumerate(snapshots):  # a pooled frame travels in its pool, None in its place
+            pooled: dict[str, Any] = {name: None for name, pool in pools.items() if pool.heights[n] is not None}
+            bare.append(replace(snapshot, **pooled))
+        pickled = pickle.dumps(bare, protocol=pickle.HIGHEST_PROTOCOL)
         return cls(len(pickled), pa.Codec("zstd", compression_level=1).compress(pickled, asbytes=True), pools)
 
     def unpacked(self) -> list[PreparedSnapshot]:
@@ -222,7 +225,7 @@ class Packed:
 
         bare: list[PreparedSnapshot] = pickle.loads(pa.decompress(self.data, self.size, codec="zstd", asbytes=True))
         frames: dict[str, list[Any]] = {name: pool.frames() for name, pool in self.pools.items()}
-        return [replace(s, **{name: each[n] for name, each in frames.items()}) for n, s in enumerate(bare)]
+        return [replace(s, **{name: each[n] for name, each in frames.items() if each[n] is not None}) for n, s in enumerate(bare)]
 
 
 # The frames of a PreparedSnapshot that Packed pools.
@@ -231,28 +234,33 @@ _POOLED = ("records", "quarantined")
 
 @dataclass(frozen=True)
 class _Pool:
-    """Frames of one schema as one Arrow IPC stream, and each frame's height (None: no frame)."""
+    """The frames with rows, of one schema, as one Arrow IPC stream, and each frame's height (None:
+    not pooled, the snapshot carries its own: no frame, or an empty one, whose schema may differ;
+    a file that cannot be decoded has an empty frame of the parser's columns only). Through Arrow:
+    for the dtypes of prepared records and quarantined rows, not any frame (an Int128 column
+    fails, an Object one comes back as Binary, sortedness flags are dropped)."""
 
     data: bytes
     heights: list[int | None]
 
     @classmethod
     def of(cls, frames: list[pl.DataFrame | None]) -> _Pool | None:
-        """None when the frames are not all of one schema (never made so today): each then travels
-        with its snapshot."""
+        """None when there is no row, or the frames with rows are not all of one schema (never
+        made so today): each frame then travels with its snapshot."""
         import polars as pl
         import pyarrow as pa
 
-        present = [frame for frame in frames if frame is not None]
+        present = [frame for frame in frames if frame is not None and frame.height]
         if not present or any(frame.schema != present[0].schema for frame in present):
             return None
         table = pl.concat(present, how="vertical", rechunk=True).to_arrow()  # one batch: compressed as a whole
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as stream:
             stream.write_table(table)
-        return cls(sink.getvalue().to_pybytes(), [None if frame is None else frame.height for frame in frames])
+        return cls(sink.getvalue().to_pybytes(), [frame.height if frame is not None and frame.height else None for frame in frames])
 
     def frames(self) -> list[pl.DataFrame | None]:
+        """Each frame in the pool; None for those not in it."""
         import polars as pl
         import pyarrow as pa
 
