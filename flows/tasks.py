@@ -22,7 +22,8 @@ T = TypeVar("T")
 # or already repair what a failed attempt left, so a retry would only repeat the failure.
 RETRIES: dict[str, list[float]] = {  # step -> the delays of its retries, in seconds
     "load published state": [2, 2],
-    "find and read files": [1, 2, 4],
+    "find files": [1, 2, 4],
+    "read files": [1, 2, 4],
     "archive raw files": [2, 2],
 }
 
@@ -46,8 +47,8 @@ class PrefectSteps(Steps):
 @contextmanager
 def _untagged() -> Iterator[None]:
     """Task runs made here do not carry COMMAND_TAG, which marks a command's flow run only. A task
-    run's tags inherit the context's, and Prefect asks its server for concurrency slots for each
-    tag a task run carries, before it starts, whether or not a limit exists: 11 requests a run,
+    run's tags inherit the context's, and before a task run with tags starts, Prefect asks its
+    server for concurrency slots for them, whether or not a limit exists: 11 requests a run,
     which a run against a busy server waited on for 1.8-2.4 s in all in 3 of 10 warm runs (the
     server's SQLite writing the last run's events). A served deployment's task runs carry no tags
     either."""
