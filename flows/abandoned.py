@@ -30,6 +30,7 @@ from prefect.states import Crashed
 from prefect.types import DateTime
 
 from paperfeed.storage.layout import absolute
+from paperfeed.storage.objects import is_remote
 
 # Not paperfeed-rebuild: its `warehouse` is the one it reads, whose lock it does not hold.
 FLOWS = ["paperfeed-ingest", "paperfeed-backfill"]
@@ -51,9 +52,9 @@ def finish_abandoned_runs(warehouse: str, since: dt.datetime | None = None, mess
     finished = 0
     with get_client(sync_client=True) as client:
         for run in client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=FLOWS)), flow_run_filter=runs_filter):
-            named = run.parameters.get("warehouse")  # the commands pass it resolved
-            if named is None or not Path(named).is_absolute() or str(Path(named).resolve()) != mine:
-                continue
+            named = run.parameters.get("warehouse")  # the commands pass it as `absolute` gives it
+            if not isinstance(named, str) or not (is_remote(named) or Path(named).is_absolute()) or absolute(named) != mine:
+                continue  # (an s3:// address is no absolute Path: it was never matched before)
             reason = message or "its paperfeed command ended before the run finished (interrupted or killed)"
             client.set_flow_run_state(run.id, Crashed(message=reason), force=True)
             finished += 1

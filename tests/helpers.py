@@ -305,7 +305,7 @@ def duckdb_file_sql(warehouse: Path, query: str) -> list[tuple[object, ...]]:
             con.close()
 
 
-def unfinished_flow_runs(warehouse: Path) -> list[str]:
+def unfinished_flow_runs(warehouse: Path | str) -> list[str]:
     """The names of the Prefect flow runs of `warehouse` that are not in a final state (on the
     server of PREFECT_API_URL)."""
     from prefect.client.orchestration import get_client

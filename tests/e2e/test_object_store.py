@@ -12,7 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from helpers import S3, SAMPLES, TwoVersions, free_port, ingest, paperfeed, paperfeed_forked, run_forked, samples, write_landing
+from helpers import (
+    S3,
+    SAMPLES,
+    TwoVersions,
+    free_port,
+    ingest,
+    paperfeed,
+    paperfeed_forked,
+    run_forked,
+    samples,
+    unfinished_flow_runs,
+    write_landing,
+)
 from paperfeed.storage.faults import CRASH_ENV, STORE_POINTS
 from paperfeed.storage.layout import SITE_ENV
 from paperfeed.storage.lock import LEASE_ENV, LEASE_KEY, LeaseLost, WarehouseLocked, _write_lease, held_lease
@@ -129,6 +141,7 @@ def test_a_run_killed_mid_publish_on_s3_leaves_the_previous_version_and_a_rerun_
     final = Warehouse.at(warehouse).current()
     assert final is not None and final.number == 2
     assert final.fingerprints == Warehouse.at(two_versions.full).version(2).fingerprints
+    assert unfinished_flow_runs(warehouse) == []  # the killed runs' flow runs, marked Crashed by the re-run
     _check_release_on_store(S3Prefix.parse(warehouse), "releases/version=0002")  # put whole by the re-run
     assert "all good" in paperfeed("verify", "--warehouse", warehouse).stdout
 
