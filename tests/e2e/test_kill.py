@@ -149,8 +149,10 @@ def digest(warehouse: Path) -> str:
     return hashlib.sha256(b"".join(str(p.relative_to(warehouse)).encode() + hashlib.sha256(p.read_bytes()).digest() for p in files)).hexdigest()
 
 
-def test_at_least_twenty_crash_points() -> None:
+def test_at_least_twenty_crash_points_one_after_each_table_written() -> None:
     assert len(POINTS) >= 20 and len(set(POINTS)) == len(POINTS)
+    # Warehouse.write passes a point after each table it writes: each is killed at below.
+    assert [p for p in POINTS if p.startswith("after_write:")] == [f"after_write:{table.name}" for table in DATA_TABLES]
 
 
 @pytest.mark.parametrize("point", POINTS)

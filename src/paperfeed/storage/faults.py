@@ -27,6 +27,8 @@ POINTS = (
     "after_write:appearances",
     "after_write:papers",
     "after_write:paper_versions",
+    "after_write:paper_titles",
+    "after_write:paper_matches",
     "after_write:quarantine",
     "after_runs_commit",
     "during_duckdb_file",
