@@ -38,11 +38,13 @@ COMMAND_TAG = "paperfeed-command"  # on the flow runs of `paperfeed run` and `pa
 NOT_FINAL = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED, StateType.CANCELLING]
 
 
-def finish_abandoned_runs(warehouse: str, since: dt.datetime | None = None, message: str = "") -> int:
+def finish_abandoned_runs(warehouse: str, since: dt.datetime | None = None, message: str = "", failed: bool = False) -> int:
     """Mark Crashed the command-started flow runs of `warehouse` that are not final (only those
-    expected to start after `since`, if given). Call with the warehouse's lock held. The count."""
+    expected to start after `since`, if given), and with `failed` those that ended Failed too (a
+    Ctrl-C that a library turned into an error fails the flow before the command sees the Ctrl-C).
+    Call with the warehouse's lock held. The count."""
     runs_filter = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=NOT_FINAL)),
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[*NOT_FINAL, StateType.FAILED] if failed else NOT_FINAL)),
         deployment_id=FlowRunFilterDeploymentId(is_null_=True),
         tags=FlowRunFilterTags(all_=[COMMAND_TAG]),
         # Prefect's filter types its times as its own DateTime; pydantic converts a datetime.

@@ -80,20 +80,23 @@ def test_ctrl_c_says_what_was_published_and_leaves_no_flow_run_unfinished(
         if current == 2:
             said = "interrupted after publishing dataset version 2 (`paperfeed export` writes its release if it is missing)"
         assert lines[-1] == said, lines
-        if any("Beginning flow run" in line for line in lines):  # its flow run existed: ended as Crashed
-            assert crashed_flow_runs(warehouse), lines
+        # Its flow run, if Prefect had made it before the Ctrl-C, ended Crashed, or Completed if the
+        # Ctrl-C came after the flow returned, having published. (This was asked only when the output
+        # held "Beginning flow run", which Prefect prints only with -v: never.)
+        states = flow_run_states(warehouse)
+        assert set(states) <= ({"Crashed", "Completed"} if current == 2 else {"Crashed"}), (states, lines)
     assert unfinished_flow_runs(warehouse) == []
     run_forked(*args)  # and the next run ends where an uninterrupted one would
     assert sql_csv(warehouse, "SELECT count(*) FROM papers") == [["281"]]
     assert unfinished_flow_runs(warehouse) == []
 
 
-def crashed_flow_runs(warehouse: Path) -> list[str]:
+def flow_run_states(warehouse: Path) -> list[str]:
+    """The state of each flow run of `warehouse` on the Prefect server (among the newest 200: the
+    server's page, and the session's server holds more)."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
-    from prefect.client.schemas.objects import StateType
+    from prefect.client.schemas.sorting import FlowRunSort
 
-    state = FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.CRASHED]))
     with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(state=state))
-    return [r.name for r in runs if r.parameters.get("warehouse") == str(warehouse)]
+        runs = client.read_flow_runs(sort=FlowRunSort.EXPECTED_START_TIME_DESC, limit=200)
+    return [r.state_name or "" for r in runs if r.parameters.get("warehouse") == str(warehouse)]

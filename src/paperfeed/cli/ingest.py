@@ -282,8 +282,9 @@ def _current_number(warehouse: str) -> int | None:
 @contextmanager
 def command_runs(warehouse: str) -> Iterator[None]:
     """Around a command's flow call, with the lock held: its flow runs carry COMMAND_TAG, and on
-    Ctrl-C those not final are marked Crashed before the lock is let go (best effort: Prefect's
-    temporary server ends with a terminal's Ctrl-C too; then the next command marks them)."""
+    Ctrl-C those not final, or Failed by it, are marked Crashed before the lock is let go (best
+    effort: Prefect's temporary server ends with a terminal's Ctrl-C too; then the next command
+    marks those not final)."""
     from prefect import tags
 
     from paperfeed_flows.abandoned import COMMAND_TAG, finish_abandoned_runs
@@ -294,7 +295,7 @@ def command_runs(warehouse: str) -> Iterator[None]:
             yield
     except KeyboardInterrupt:
         try:
-            finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)")
+            finish_abandoned_runs(warehouse, since, "interrupted (Ctrl-C)", failed=True)
         except BaseException:  # noqa: BLE001 - a server gone, or a second Ctrl-C: the next command marks them
             pass
         raise
