@@ -4,9 +4,8 @@
     <root>/index/<name>/          Delta tables that speed up a run, not part of the dataset
     <root>/raw/<ab>/<sha256>      the raw archive: every file that arrived, byte for byte
     <root>/raw/arrivals/          Delta table: which file arrived when, under which name
-    <root>/quality/               data-quality results and pages
     <root>/reports/<run id>.html  a report page per run
-    <root>/releases/              Parquet releases for download, their index page and feeds, `latest`
+    <root>/releases/              Parquet releases for download, their index page and feeds, `latest.json`
     <root>/paperfeed.duckdb       the views of the current version, for DuckDB users
     <root>/.lock                  the writer's lock
 
