@@ -52,11 +52,7 @@ def _untagged() -> Iterator[None]:
     which a run against a busy server waited on for 1.8-2.4 s in all in 3 of 10 warm runs (the
     server's SQLite writing the last run's events). A served deployment's task runs carry no tags
     either."""
-    current = TagsContext.get().current_tags
-    if COMMAND_TAG not in current:
-        yield
-        return
-    with TagsContext(current_tags=current - {COMMAND_TAG}):
+    with TagsContext(current_tags=TagsContext.get().current_tags - {COMMAND_TAG}):
         yield
 
 
