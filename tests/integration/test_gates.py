@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import enum
 import json
 import random
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from helpers import abstract, feed_bytes, feed_text, prepared, raw_snapshot
 from paperfeed.curate.increment import curate
@@ -240,24 +244,73 @@ def test_publish_gate_catches_malformed_links(gate: QualityGate, good_tables: Ta
     }
 
 
-def test_building_each_expectations_configuration_once_per_validation_changes_no_result(
-    gate: QualityGate, good_tables: Tables, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Every publish suite, failing ones included (their rows listed), as GX's own property gives it.
+def every_publish_report(gate: QualityGate, good_tables: Tables) -> list[SuiteReport]:
+    """Every publish suite, failing ones included (their rows listed, all or the first few)."""
     papers = good_tables.papers.with_columns(
         links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
     )
     broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])})
     frames = publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+    reports = [gate.validate(suite, frame, all_rows) for suite, frame in frames.items() for all_rows in (True, False)]
+    assert {r.suite for r in reports if not r.success} >= {"papers", "links", "runs"}
+    return reports
 
-    def reports() -> list[SuiteReport]:
-        return [gate.validate(suite, frame, all_rows) for suite, frame in frames.items() for all_rows in (True, False)]
 
+def test_building_each_expectations_configuration_once_per_validation_changes_no_result(
+    gate: QualityGate, good_tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with monkeypatch.context() as plain:  # GX's own property first, then the memo
         plain.setattr(gx, "_configurations_built_once", contextlib.nullcontext)
-        as_gx_builds_them = reports()
-    assert {r.suite for r in as_gx_builds_them if not r.success} >= {"papers", "links", "runs"}
-    assert reports() == as_gx_builds_them
+        as_gx_builds_them = every_publish_report(gate, good_tables)
+    assert every_publish_report(gate, good_tables) == as_gx_builds_them
+
+
+def test_metric_ids_of_plain_kwargs_taken_as_they_are_change_no_result(
+    gate: QualityGate, good_tables: Tables, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from great_expectations.core import id_dict
+
+    gx.suites_loaded()  # the shortcut is in place once the suites are
+    with monkeypatch.context() as plain:  # GX converting every id's kwargs first, then the shortcut
+        plain.setattr(id_dict, "convert_to_json_serializable", gx_conversion())
+        as_gx_converts_them = every_publish_report(gate, good_tables)
+    assert every_publish_report(gate, good_tables) == as_gx_converts_them
+
+
+def gx_conversion() -> object:
+    from great_expectations.util import convert_to_json_serializable
+
+    return convert_to_json_serializable
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+# What GX puts in metric kwargs, and what a conversion changes: NaN, sets, numpy scalars, enums,
+# dates, non-string keys, and str/int subclasses.
+_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=5)
+    | st.sampled_from([np.int64(3), np.float64(0.5), np.bool_(True), Colour.RED, dt.date(2025, 3, 14), {1, 2}, ("x", 1)]),
+    lambda inner: st.lists(inner, max_size=3) | st.tuples(inner, inner) | st.dictionaries(st.text(max_size=3) | st.integers(), inner, max_size=3),
+    max_leaves=8,
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(first=_VALUES, second=_VALUES)
+@example(first=float("nan"), second=None)
+@example(first={1: "a"}, second=[("x", float("nan"))])
+@example(first=[np.int64(3), True], second={"key": Colour.RED})
+def test_a_metric_id_is_the_one_gx_gives(first: object, second: object) -> None:
+    from great_expectations.core import id_dict
+
+    gx.suites_loaded()
+    kwargs = id_dict.IDDict({"column": first, "value_set": second})  # two keys: an id of converted JSON
+    shortcut = kwargs.to_id()
+    with pytest.MonkeyPatch.context() as plain:
+        plain.setattr(id_dict, "convert_to_json_serializable", gx_conversion())
+        assert shortcut == kwargs.to_id()
 
 
 # --- suites are files ------------------------------------------------------------------------

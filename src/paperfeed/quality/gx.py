@@ -4,15 +4,16 @@ validated against a frame.
 The only module that imports great_expectations, and only when something is to be validated (or
 `prewarm` asks for it early): the import costs seconds. One in-memory GX context per process holds
 every suite; each run validates through it. GX validates pandas, not Polars, so frames cross over
-through Arrow here. Nothing is written to disk: the run report shows every check. Batches are
-validated with `Batch.validate`, not `ValidationDefinition.run`, which would also keep every result
-in the context's results store: a process that validates batch after batch (a backfill, `serve`)
-would hold all of them.
+through Arrow here. Nothing is written to disk: the run report shows every check. Frames are
+validated by GX's `Validator` (what `Batch.validate` builds for each call), not by
+`ValidationDefinition.run`, which would also keep every result in the context's results store: a
+process that validates batch after batch (a backfill, `serve`) would hold all of them.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import threading
 import warnings
@@ -88,6 +89,7 @@ def _load(files: list[Path]) -> _Suites:
         analytics_enabled=False,
     )
     _memoise_configurations()
+    _plain_ids_as_they_are()
     context = gx.get_context(mode="ephemeral", project_config=config)
     source = context.data_sources.add_pandas("paperfeed")
     definitions, positions = {}, {}
@@ -118,6 +120,8 @@ class QualityGate:
     def validate(self, suite: str, frame: pl.DataFrame, all_rows: bool = True) -> SuiteReport:
         """Every expectation of `suite` against `frame`. With `all_rows`, a failed row-level
         expectation lists every failing row; otherwise the first few and how many."""
+        from great_expectations.validator.v1_validator import Validator
+
         suites = _suites()
         if suite not in suites.definitions:
             raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(suites.definitions)})")
@@ -125,16 +129,20 @@ class QualityGate:
             # GX 1.24 calls pandas APIs that pandas 3 deprecates; not ours to fix, not the operator's to read.
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
             definition = suites.definitions[suite]
-            batch = definition.batch.get_batch(batch_parameters={"dataframe": frame.to_pandas()})
+            # One validator for both passes: it gets the batch (a pandas copy of the frame, hashed
+            # for its id) once. `Batch.validate` would get it again for each pass.
+            validator: Any = Validator(
+                definition.batch, result_format={"result_format": NO_ROWS}, batch_parameters={"dataframe": frame.to_pandas()}
+            )
             try:
                 with _configurations_built_once():
-                    result = batch.validate(definition.expectations, result_format={"result_format": NO_ROWS})
+                    result = validator.validate_expectation_suite(definition.expectations)
                 if not result.success:
-                    detail = ALL_ROWS if all_rows else SOME_ROWS
+                    validator.result_format = {"result_format": ALL_ROWS if all_rows else SOME_ROWS}
                     with _configurations_built_once():
-                        result = batch.validate(definition.expectations, result_format={"result_format": detail})
+                        result = validator.validate_expectation_suite(definition.expectations)
             finally:
-                _forget(batch)
+                _forget(validator)
         places = suites.positions[suite]
         failures, checks = [], []
         for outcome in result.results:
@@ -172,13 +180,16 @@ class QualityGate:
         )
 
 
-def _forget(batch: Any) -> None:
-    """Drop a validated batch from its execution engine's caches. GX keeps each asset's last batch
+def _forget(validator: Any) -> None:
+    """Drop a validator's batch from its execution engine's caches. GX keeps each asset's last batch
     there, its pandas copy of the frame with it, for the life of the process: in a backfill, the
     frames of the last batch's validations (about 210 MiB for a 64 MB batch) between batches."""
-    manager = batch.data.execution_engine.batch_manager
-    manager.batch_data_cache.pop(batch.id, None)
-    manager.batch_cache.pop(batch.id, None)
+    built = validator._wrapped_validator_cache  # None if the batch was never got (nothing cached)
+    if built is None:
+        return
+    manager = built.execution_engine.batch_manager
+    manager.batch_data_cache.pop(built.active_batch_id, None)
+    manager.batch_cache.pop(built.active_batch_id, None)
 
 
 # GX 1.24 rebuilds an expectation's configuration (a pydantic `.dict()` and a new
@@ -208,6 +219,42 @@ def _memoise_configurations() -> None:
 
     configuration.paperfeed_memo = True
     Expectation.configuration = property(configuration, doc=built.__doc__)
+
+
+# GX names each metric it computes by an id: the md5 of its kwargs as JSON, after
+# `convert_to_json_serializable` has made them JSON-able. That conversion walks every value through
+# a chain of checks (pydantic, numpy dtypes, pandas) even when the value is a plain str, int or
+# None, which nearly all are: about 250 ids per validation, a sixth of a run's validation time.
+# Kwargs that are plain JSON values already convert to themselves, so they go to json.dumps as they
+# are and give the same id; anything else (a NaN, a set, a numpy scalar, ...) is converted by GX.
+def _plain_ids_as_they_are() -> None:
+    from great_expectations.core import id_dict
+
+    convert = getattr(id_dict, "convert_to_json_serializable")  # noqa: B009 (not re-exported: mypy)
+    if hasattr(convert, "paperfeed_plain"):
+        return
+
+    def converted(data: Any) -> Any:
+        return data if _is_plain(data, id_dict.IDDict) else convert(data=data)
+
+    converted.paperfeed_plain = True  # type: ignore[attr-defined]
+    setattr(id_dict, "convert_to_json_serializable", converted)  # noqa: B010
+
+
+def _is_plain(value: Any, id_dict_type: type) -> bool:
+    """Whether GX's conversion returns the value as it is, up to tuples made lists (the same JSON):
+    str, int, bool, None, a float that is not NaN (GX makes NaN None), and lists, tuples and
+    str-keyed dicts of them. Exact types: a subclass (an Enum, a numpy scalar) may convert to another value."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool or value is None:
+        return True
+    if kind is float:
+        return not math.isnan(value)
+    if kind is list or kind is tuple:
+        return all(_is_plain(item, id_dict_type) for item in value)
+    if kind is dict or kind is id_dict_type:
+        return all(type(key) is str and _is_plain(item, id_dict_type) for key, item in value.items())
+    return False
 
 
 @contextmanager
