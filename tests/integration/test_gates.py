@@ -8,6 +8,8 @@ import enum
 import json
 import random
 import shutil
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -367,3 +369,29 @@ def test_great_expectations_keeps_no_frame_it_validated(gate: QualityGate, good_
         gate.validate(suite, frames[suite])
         engine = _suites().definitions[suite].batch.data_asset.datasource.get_execution_engine()
         assert engine.batch_manager.batch_data_cache == {} and engine.batch_manager.batch_cache == {}
+
+
+def test_a_validation_while_great_expectations_is_still_being_imported_waits_for_it(tmp_path: Path) -> None:
+    """`paperfeed run` imports GX in a thread (prewarm) while Prefect starts; with a running Prefect
+    server its first validation can come before that import ends. A GX import of its own in that
+    validation met the thread's and failed ("deadlock detected"): it waits for the suites instead.
+    In a process of its own, where GX is not imported yet."""
+    script = tmp_path / "race.py"
+    script.write_text(
+        "import sys, time\n"
+        "import polars as pl\n"
+        "from paperfeed.quality.gx import QualityGate, prewarm\n"
+        "frame = pl.DataFrame({'id': [1]})\n"
+        "prewarm()\n"
+        "time.sleep(float(sys.argv[1]))  # the thread is importing GX meanwhile\n"
+        "for suite in ('records', 'snapshots', 'records'):\n"
+        "    try:\n"
+        "        QualityGate().validate(suite, frame)\n"
+        "    except Exception as error:  # a missing column is the gate's verdict; an ImportError is not\n"
+        "        if isinstance(error, ImportError):\n"
+        "            raise\n"
+        "print('validated')\n"
+    )
+    for delay in ("0", "0.3", "0.6", "1.0", "1.5"):
+        done = subprocess.run([sys.executable, str(script), delay], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and "validated" in done.stdout, done.stderr[-2000:]

@@ -58,6 +58,9 @@ class _Suites:
 
     definitions: dict[str, _Suite]
     positions: dict[str, dict[str, int]]  # suite -> expectation id -> place in the file
+    # GX's Validator class, imported with the rest of GX by _load: an import of it in validate()
+    # could meet `prewarm`'s thread importing GX and fail (Python's "deadlock detected" ImportError).
+    validator: Any
 
 
 _lock = threading.Lock()
@@ -98,7 +101,9 @@ def _load(files: list[Path]) -> _Suites:
         positions[path.stem] = {str(e.id): i for i, e in enumerate(suite.expectations)}
         batch = source.add_dataframe_asset(path.stem).add_batch_definition_whole_dataframe("whole")
         definitions[path.stem] = _Suite(suite, batch)
-    return _Suites(definitions, positions)
+    from great_expectations.validator.v1_validator import Validator
+
+    return _Suites(definitions, positions, Validator)
 
 
 def suites_loaded() -> None:
@@ -120,8 +125,6 @@ class QualityGate:
     def validate(self, suite: str, frame: pl.DataFrame, all_rows: bool = True) -> SuiteReport:
         """Every expectation of `suite` against `frame`. With `all_rows`, a failed row-level
         expectation lists every failing row; otherwise the first few and how many."""
-        from great_expectations.validator.v1_validator import Validator
-
         suites = _suites()
         if suite not in suites.definitions:
             raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(suites.definitions)})")
@@ -131,7 +134,7 @@ class QualityGate:
             definition = suites.definitions[suite]
             # One validator for both passes: it gets the batch (a pandas copy of the frame, hashed
             # for its id) once. `Batch.validate` would get it again for each pass.
-            validator: Any = Validator(
+            validator = suites.validator(
                 definition.batch, result_format={"result_format": NO_ROWS}, batch_parameters={"dataframe": frame.to_pandas()}
             )
             try:
