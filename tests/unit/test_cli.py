@@ -203,3 +203,36 @@ def test_a_ctrl_c_the_process_was_told_to_ignore_stays_ignored(tmp_path: Path) -
         assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+class Cycle:
+    """An object in a reference cycle: only the garbage collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_while_a_command_starts_a_full_collection_freezes_what_is_alive_and_after_it_collects() -> None:
+    import gc
+    import weakref
+
+    from paperfeed.cli import startup
+    from paperfeed.cli.ingest import orchestrated
+
+    frozen = gc.get_freeze_count()
+    try:
+        startup.begin()
+        alive = Cycle()
+        gc.collect()
+        assert startup.starting() and gc.get_freeze_count() > frozen  # frozen, not walked
+        assert orchestrated(lambda: 1) == 1  # the flow's work begins: collections are Python's own
+        assert not startup.starting()
+        garbage = Cycle()
+        gone = weakref.ref(garbage)
+        del garbage
+        gc.collect()
+        assert gone() is None  # the work's garbage is collected
+        assert alive.me is alive
+    finally:
+        startup.done()
+        gc.unfreeze()  # the test process's objects as they were (Python's own collections again)

@@ -11,7 +11,7 @@ import sys
 
 import typer
 
-from paperfeed.cli import ingest, maintain, query
+from paperfeed.cli import ingest, maintain, query, startup
 from paperfeed.cli.common import Exit, print_error, storage_failure
 from paperfeed.storage.landing import LandingError
 from paperfeed.storage.objects import ObjectStoreError
@@ -36,6 +36,7 @@ def main() -> None:
     # first, this runs after every other exit handler (Prefect stopping its temporary server and
     # sending its last logs); frozen objects are left out of that collection.
     atexit.register(gc.freeze)
+    startup.begin()  # imports until the work begins (cli/startup.py)
     try:
         app()
     except (OSError, ObjectStoreError) as error:  # a store or disk that cannot be reached or written, from any command

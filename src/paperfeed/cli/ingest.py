@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from paperfeed import config
+from paperfeed.cli import startup
 from paperfeed.cli.common import (
     DEFAULT_BATCH_MB,
     DEFAULT_WAIT,
@@ -166,6 +167,7 @@ def serve(
     parameters = {"landing": str(place), "warehouse": absolute(warehouse), "year": year, "settle_seconds": settle,
                   "dask_address": dask_address, "batch_mb": batch_mb}
     err.print(escape(f"serving deployment paperfeed-ingest/{name}: {cron} ({timezone}); Ctrl-C stops"), highlight=False)
+    startup.done()  # serving runs for days: its garbage is collected as Python does
     try:
         ingest.serve(
             name=name,
@@ -327,6 +329,7 @@ def orchestrated(call: Callable[[], R]) -> R:
     from paperfeed.storage.lock import LeaseLost, WarehouseLocked
     from paperfeed.storage.objects import ObjectStoreError
 
+    startup.done()  # the flow is the work: its garbage is collected as Python does
     try:
         with without_heartbeats():
             return _noticing_ctrl_c(call)
