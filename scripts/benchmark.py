@@ -89,8 +89,10 @@ def median_seconds(command: list[str], repeat: int, env: dict[str, str], before:
         if callable(before):
             before()
         started = time.perf_counter()
-        subprocess.run(command, env=env, check=False, capture_output=True)
+        done = subprocess.run(command, env=env, check=False, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
+        if done.returncode != 0:  # a failed command is often a fast one: its time is no measurement
+            raise SystemExit(f"{' '.join(command)} exited {done.returncode}:\n{done.stderr[-2000:]}")
     return statistics.median(times)
 
 
