@@ -236,3 +236,32 @@ def test_while_a_command_starts_a_full_collection_freezes_what_is_alive_and_afte
     finally:
         startup.done()
         gc.unfreeze()  # the test process's objects as they were (Python's own collections again)
+
+
+def test_the_start_lasts_until_what_loads_in_the_background_has_loaded() -> None:
+    import gc
+    import threading
+
+    from paperfeed.cli import startup
+
+    release = threading.Event()
+    loader = threading.Thread(target=release.wait, daemon=True)
+    loader.start()
+    frozen = gc.get_freeze_count()
+    try:
+        startup.begin()
+        startup.loading(loader)  # Great Expectations importing, say
+        startup.done()  # the flow begins meanwhile
+        alive = Cycle()
+        gc.collect()
+        assert startup.starting() and gc.get_freeze_count() > frozen and alive.me is alive
+        release.set()
+        loader.join()
+        assert not startup.starting()
+        frozen = gc.get_freeze_count()
+        gc.collect()
+        assert gc.get_freeze_count() == frozen  # collections are Python's own again
+    finally:
+        release.set()
+        startup.done()
+        gc.unfreeze()

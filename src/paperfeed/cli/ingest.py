@@ -198,7 +198,7 @@ def orchestrator(landing: Path | str, warehouse: str, settle: float, verbose: bo
         if has_new_files(Warehouse.at(warehouse), FromLanding(landing, settle)):
             from paperfeed.quality.gx import prewarm
 
-            prewarm()  # a thread: it has the interpreter while this one waits for the server
+            startup.loading(prewarm())  # a thread: it has the interpreter while this one waits for the server
         from paperfeed_flows.abandoned import finish_abandoned_runs
 
         ready(server)
