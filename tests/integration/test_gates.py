@@ -392,3 +392,36 @@ def test_a_validation_imports_nothing_of_great_expectations_itself(
     monkeypatch.setattr(builtins, "__import__", recording)
     report = gate.validate("papers", papers)
     assert report.checks and imported == []
+
+
+def test_two_threads_validating_one_suite_get_each_their_own_verdict(gate: QualityGate, good_tables: Tables) -> None:
+    """A Dask worker with --nthreads 2 runs two gates at once in one process. GX names a suite's
+    batch by the suite, in an engine shared by every validation: unguarded, one thread read the
+    other's frame (wrong verdicts, or "could not be evaluated")."""
+    import threading
+
+    good = publish_frames(good_tables, runs_row(good_tables))
+    papers = good_tables.papers.with_columns(
+        links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
+    )
+    broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])})
+    bad = publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+    suites = ("papers", "links")
+    alone = {(kind, s): gate.validate(s, frames[s]) for kind, frames in (("good", good), ("bad", bad)) for s in suites}
+    assert all(alone["good", s].success for s in suites) and not any(alone["bad", s].success for s in suites)
+    seen: list[tuple[str, str, SuiteReport | str]] = []
+
+    def validate_all(kind: str, frames: dict[str, pl.DataFrame]) -> None:
+        for _ in range(10):
+            for s in suites:
+                try:
+                    seen.append((kind, s, gate.validate(s, frames[s])))
+                except GateError as error:
+                    seen.append((kind, s, str(error)))
+
+    threads = [threading.Thread(target=validate_all, args=args) for args in (("good", good), ("bad", bad))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(seen) == 40 and all(report == alone[kind, s] for kind, s, report in seen)

@@ -64,6 +64,10 @@ class _Suites:
 
 
 _lock = threading.Lock()
+# One validation at a time in a process: GX names a suite's batch by the suite ("paperfeed-papers"),
+# whatever frame it holds, in an execution engine all validations share, so two threads validating
+# one suite (a Dask worker with --nthreads 2) read each other's frames and got each other's verdicts.
+_validating = threading.Lock()
 _loaded: dict[tuple[str, tuple[tuple[str, int], ...]], _Suites] = {}
 
 
@@ -128,24 +132,11 @@ class QualityGate:
         suites = _suites()
         if suite not in suites.definitions:
             raise GateError(f"no suite {suite!r} in {suites_dir()} (have {sorted(suites.definitions)})")
-        with warnings.catch_warnings():
+        pandas_frame = frame.to_pandas()
+        with _validating, warnings.catch_warnings():
             # GX 1.24 calls pandas APIs that pandas 3 deprecates; not ours to fix, not the operator's to read.
             warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            definition = suites.definitions[suite]
-            # One validator for both passes: it gets the batch (a pandas copy of the frame, hashed
-            # for its id) once. `Batch.validate` would get it again for each pass.
-            validator = suites.validator(
-                definition.batch, result_format={"result_format": NO_ROWS}, batch_parameters={"dataframe": frame.to_pandas()}
-            )
-            try:
-                with _configurations_built_once():
-                    result = validator.validate_expectation_suite(definition.expectations)
-                if not result.success:
-                    validator.result_format = {"result_format": ALL_ROWS if all_rows else SOME_ROWS}
-                    with _configurations_built_once():
-                        result = validator.validate_expectation_suite(definition.expectations)
-            finally:
-                _forget(validator)
+            result = _validated(suites.validator, suites.definitions[suite], pandas_frame, ALL_ROWS if all_rows else SOME_ROWS)
         places = suites.positions[suite]
         failures, checks = [], []
         for outcome in result.results:
@@ -181,6 +172,23 @@ class QualityGate:
             sorted(failures, key=lambda f: f.position),
             [check for _, check in sorted(checks, key=lambda pair: pair[0])],
         )
+
+
+def _validated(validator_class: Any, definition: _Suite, frame: Any, detail: str) -> Any:
+    """The suite's result on a pandas frame: outcomes and counts, and if it fails, the failing rows
+    as `detail` asks. One validator for both passes: it gets the batch (a pandas copy of the frame,
+    hashed for its id) once; `Batch.validate` would get it again for each pass."""
+    validator = validator_class(definition.batch, result_format={"result_format": NO_ROWS}, batch_parameters={"dataframe": frame})
+    try:
+        with _configurations_built_once():
+            result = validator.validate_expectation_suite(definition.expectations)
+        if not result.success:
+            validator.result_format = {"result_format": detail}
+            with _configurations_built_once():
+                result = validator.validate_expectation_suite(definition.expectations)
+        return result
+    finally:
+        _forget(validator)
 
 
 def _forget(validator: Any) -> None:
