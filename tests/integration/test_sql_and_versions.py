@@ -66,3 +66,35 @@ def test_a_reader_that_stops_early_ends_the_query_quietly(tiny_warehouse: Path, 
     shell = f"{shlex.join(command)} | head -c 100 > /dev/null; echo ${{PIPESTATUS[0]}}"
     done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() in {"0", "141"} and done.stderr == ""
+
+
+@pytest.mark.parametrize(
+    "args", [["sql", "SELECT count(*) FROM papers"], ["versions"], ["export"], ["verify"]], ids=lambda a: a[0]
+)
+def test_a_command_ends_its_start_where_its_work_begins(tiny_warehouse: Path, args: list[str]) -> None:
+    """Until a command's work begins, full garbage collections freeze instead of collecting
+    (cli/startup.py): every command must end that, or its cyclic garbage would never be freed."""
+    from paperfeed.cli import startup
+
+    try:
+        startup.begin()
+        result = runner.invoke(app, [*args, "--warehouse", str(tiny_warehouse)])
+        assert result.exit_code == 0, result.output
+        assert not startup.starting()
+    finally:
+        startup.done()
+
+
+def test_serve_ends_its_start_before_it_serves(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from paperfeed.cli import startup
+    from paperfeed_flows.ingest import ingest
+
+    served = []
+    monkeypatch.setattr(ingest, "serve", lambda **options: served.append(startup.starting()))
+    try:
+        startup.begin()
+        result = runner.invoke(app, ["serve", "--warehouse", str(tmp_path / "w")], env={"PREFECT_API_URL": "http://127.0.0.1:9/api"})
+        assert result.exit_code == 0, result.output
+        assert served == [False]
+    finally:
+        startup.done()

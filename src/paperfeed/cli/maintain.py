@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from paperfeed.cli import startup
 from paperfeed.cli.common import (
     DEFAULT_WAIT,
     DEFAULT_WAREHOUSE,
@@ -45,6 +46,7 @@ def export(
         if number is None:
             fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", Exit.USAGE)
         store.version(number)  # an unknown version fails here, before the lock
+        startup.done()
         with locked(warehouse, f"export-v{number}", wait), working(f"writing release v{number:04d}"):
             folder = write_release(store, number)
     except WarehouseError as error:
@@ -113,6 +115,7 @@ def verify(
     store = Warehouse.at(warehouse)
     if store.current() is None:
         fail(f"nothing is published in {warehouse} yet; run `paperfeed run` first", Exit.USAGE)
+    startup.done()
     # Read while no run writes: a run half-way through would look like a finding.
     with locked(warehouse, "verify", wait), working(f"verifying {warehouse}"):
         result = check(store, all_versions)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from paperfeed.cli import startup
 from paperfeed.cli.common import DEFAULT_WAREHOUSE, Exit, FormatOption, JsonOption, WarehouseOption, fail
 from paperfeed.cli.console import Format, emit
 
@@ -35,6 +36,7 @@ def sql(
     from paperfeed.storage.duckdb import open_version
     from paperfeed.storage.warehouse import Warehouse, WarehouseError
 
+    startup.done()
     try:
         con, _ = open_version(Warehouse.at(warehouse), version)
         # One query, checked before anything runs: COPY, CREATE or a second statement never do.
@@ -60,6 +62,7 @@ def versions(
     """List the dataset versions, oldest first, with their run and counts."""
     from paperfeed.storage.warehouse import Warehouse
 
+    startup.done()
     published = Warehouse.at(warehouse).published().select(
         "dataset_version", "run_id", "finished_at", "n_accepted", "n_duplicate", "n_rejected",
         "n_quarantined", "n_new_papers", "n_updated_papers", "n_papers", "n_appearances",

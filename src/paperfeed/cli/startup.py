@@ -10,9 +10,9 @@ collection first freezes what is alive (`gc.freeze`: left out of every later col
 walks nothing. The start ends when the command's work begins (`done()`) and what loads in the
 background meanwhile (`loading()`: Great Expectations, which with a running Prefect server is still
 importing as the flow begins) has loaded. From then on collections are Python's own: the work's
-garbage is collected as usual, and only the objects alive before it are never walked again. The
-commands that reach no `done()` (sql, versions, export, verify) are short and make few Python
-objects of their own (their data are Polars and Arrow buffers): their few full collections freeze.
+garbage is collected as usual, and only the objects alive before it are never walked again. Every
+command says where its work begins: `orchestrated` (run, backfill, rebuild), serve, export,
+verify, sql and versions.
 """
 
 from __future__ import annotations
