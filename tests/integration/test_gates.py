@@ -244,13 +244,18 @@ def test_publish_gate_catches_malformed_links(gate: QualityGate, good_tables: Ta
     }
 
 
-def every_publish_report(gate: QualityGate, good_tables: Tables) -> list[SuiteReport]:
-    """Every publish suite, failing ones included (their rows listed, all or the first few)."""
+def broken_publish_frames(good_tables: Tables) -> dict[str, pl.DataFrame]:
+    """The publish gate's frames with a malformed link, a paper twice and a runs row twice."""
     papers = good_tables.papers.with_columns(
         links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
     )
     broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])})
-    frames = publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+    return publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+
+
+def every_publish_report(gate: QualityGate, good_tables: Tables) -> list[SuiteReport]:
+    """Every publish suite, failing ones included (their rows listed, all or the first few)."""
+    frames = broken_publish_frames(good_tables)
     reports = [gate.validate(suite, frame, all_rows) for suite, frame in frames.items() for all_rows in (True, False)]
     assert {r.suite for r in reports if not r.success} >= {"papers", "links", "runs"}
     return reports
@@ -401,11 +406,7 @@ def test_two_threads_validating_one_suite_get_each_their_own_verdict(gate: Quali
     import threading
 
     good = publish_frames(good_tables, runs_row(good_tables))
-    papers = good_tables.papers.with_columns(
-        links=pl.lit([{"url": "https://bad url.com/x.", "kind": "code"}], pl.List(pl.Struct({"url": pl.String, "kind": pl.String})))
-    )
-    broken = Tables(**{**good_tables.as_dict(), "papers": pl.concat([papers, papers.head(1)])})
-    bad = publish_frames(broken, pl.concat([runs_row(broken), runs_row(broken)]))
+    bad = broken_publish_frames(good_tables)
     suites = ("papers", "links")
     alone = {(kind, s): gate.validate(s, frames[s]) for kind, frames in (("good", good), ("bad", bad)) for s in suites}
     assert all(alone["good", s].success for s in suites) and not any(alone["bad", s].success for s in suites)
