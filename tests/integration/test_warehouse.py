@@ -19,7 +19,7 @@ from paperfeed.ops.context import FromLanding, IngestRequest
 from paperfeed.ops.run import run_ingest
 from paperfeed.ops.verify import verify
 from paperfeed.storage import warehouse as warehouse_module
-from paperfeed.storage.delta import PROPERTIES
+from paperfeed.storage.delta import PROPERTIES, in_partitions_holding
 from paperfeed.storage.duckdb import connect, open_version, view_statements
 from paperfeed.storage.layout import DUCKDB_FILE
 from paperfeed.storage.lock import LeaseLost, WarehouseLocked
@@ -472,3 +472,28 @@ def test_rows_of_many_values_filtered_in_the_reader_are_the_rows_a_join_finds(sa
         filtered = store.rows_of(table, "paper_id", ids)
         assert filtered.height > 50 and filtered.equals(by_join[table.name])
         assert store.rows_of(table, "paper_id", ids, columns=["paper_id"]).equals(by_join[table.name].select("paper_id"))
+
+
+def test_rows_of_whole_rows_reads_only_the_months_holding_the_values(tmp_path: Path) -> None:
+    w = tmp_path / "warehouse"
+    ingest(w, ("a.txt", feed_bytes("Feb 27", [ONE])))
+    ingest(w, ("b.txt", feed_bytes("Apr 2", [TWO])))
+    store = Warehouse.at(w)
+    papers = store.read_table(PAPERS, store.current())
+    assert papers["first_seen_month"].n_unique() == 2
+    two = papers.filter(pl.col("title") == "Paper Two")
+    assert store.rows_of(PAPERS, "paper_id", two["paper_id"].to_list()).equals(two)
+    scan = pl.scan_delta(store.table_uri(PAPERS.name))
+    read = in_partitions_holding(scan, PAPERS.partition_by, "paper_id", two["paper_id"].to_list()).collect()
+    assert read["first_seen_month"].to_list() == ["2025-04"]  # February's file was not read
+    assert in_partitions_holding(scan, PAPERS.partition_by, "paper_id", ["no such paper"]).collect().is_empty()
+
+
+def test_a_partition_of_null_dates_is_read_when_it_holds_a_value(tmp_path: Path) -> None:
+    rows = pl.DataFrame({"id": ["a", "b", "c"], "month": ["2025-01", None, "2025-02"]})
+    rows.write_delta(tmp_path / "t", delta_write_options={"partition_by": ["month"]})
+    scan = pl.scan_delta(str(tmp_path / "t"))
+    for wanted, months in ((["b"], [None]), (["a", "b"], ["2025-01", None]), (["c"], ["2025-02"])):
+        read = in_partitions_holding(scan, "month", "id", wanted).collect().sort("id")
+        assert read["month"].to_list() == months, wanted
+    assert in_partitions_holding(scan, None, "id", ["a"]) is scan  # unpartitioned: as given

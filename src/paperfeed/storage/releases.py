@@ -43,6 +43,7 @@ from paperfeed.publish.release import (
 )
 from paperfeed.publish.summary import RunSummary
 from paperfeed.quality.findings import checks_from_rows
+from paperfeed.storage.delta import in_partitions_holding
 from paperfeed.storage.files import replacing, write_atomic
 from paperfeed.storage.layout import MANIFEST
 from paperfeed.storage.site import put_file, put_release
@@ -274,8 +275,8 @@ def write_feeds(store: Warehouse, summaries: list[dict[str, Any]]) -> None:
         return
     # Which papers make the entries, from their ranks; then only those papers read whole (the
     # first release of a backfill adds every paper: their texts are not all read for 100 entries).
-    scan = store.scan(PAPERS, store.version(added[0].version))
     wanted = [i for a in added for i in a.paper_ids]
+    scan = in_partitions_holding(store.scan(PAPERS, store.version(added[0].version)), PAPERS.partition_by, "paper_id", wanted)
     ranks = scan.filter(pl.col("paper_id").is_in(wanted)).select("paper_id", "best_rank", "title").collect()
     chosen = [paper_id for paper_id, _ in feed_order(added, ranks)]
     entries = feed_entries(added, PAPERS.upgrade(scan.filter(pl.col("paper_id").is_in(chosen)).collect()))
