@@ -69,11 +69,14 @@ def in_partitions_holding(rows: pl.LazyFrame, partition_by: str | None, column: 
     columns alone, so that the wide rows (abstracts) of the other partitions are never decoded: a
     run's papers are in a few of the table's months, and their ids are hashes, which file
     statistics cannot skip. (papers at 16,600 rows in 28 months, 80 ids, most of them recent:
-    58 ms for the whole table, 28 ms this way.) Unpartitioned, or by `column` itself: as given."""
+    58 ms for the whole table, 28 ms this way.) Unpartitioned (no `partition_by` column), or by
+    `column` itself: as given. Collect the result before the table is written again: a scan of an
+    open handle reads the handle's newest version, and a row moved to another month since the
+    partitions were found would be missed."""
     if partition_by is None or partition_by == column or partition_by not in rows.collect_schema().names():
         return rows
     wanted = pl.LazyFrame({column: values}, schema={column: pl.String})
     holding = rows.select(column, partition_by).join(wanted, on=column, how="semi").select(pl.col(partition_by).unique()).collect()
     names = holding[partition_by]
     kept = pl.col(partition_by).is_in(names.drop_nulls().to_list())
-    return rows.filter(kept | pl.col(partition_by).is_null() if names.null_count() else kept)
+    return rows.filter((kept | pl.col(partition_by).is_null()) if names.null_count() else kept)

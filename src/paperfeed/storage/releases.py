@@ -275,11 +275,13 @@ def write_feeds(store: Warehouse, summaries: list[dict[str, Any]]) -> None:
         return
     # Which papers make the entries, from their ranks; then only those papers read whole (the
     # first release of a backfill adds every paper: their texts are not all read for 100 entries).
+    scan = store.scan(PAPERS, store.version(added[0].version))
     wanted = [i for a in added for i in a.paper_ids]
-    scan = in_partitions_holding(store.scan(PAPERS, store.version(added[0].version)), PAPERS.partition_by, "paper_id", wanted)
     ranks = scan.filter(pl.col("paper_id").is_in(wanted)).select("paper_id", "best_rank", "title").collect()
     chosen = [paper_id for paper_id, _ in feed_order(added, ranks)]
-    entries = feed_entries(added, PAPERS.upgrade(scan.filter(pl.col("paper_id").is_in(chosen)).collect()))
+    # Whole rows (abstracts) from the months that hold the chosen papers only.
+    rows = in_partitions_holding(scan, PAPERS.partition_by, "paper_id", chosen).filter(pl.col("paper_id").is_in(chosen))
+    entries = feed_entries(added, PAPERS.upgrade(rows.collect()))
     for name, text in ((ATOM_FILE, atom_feed(entries, updated=added[0].published)), (JSON_FILE, json_feed(entries))):
         write_atomic(store.layout.releases / name, text)
         put_file(store.layout, store.layout.releases / name)
